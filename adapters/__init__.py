@@ -1,0 +1,1 @@
+"""Integrations with outside systems: model vendors, CRM, channels, knowledge stores."""

@@ -1,0 +1,146 @@
+"""The plugin manager: built-ins and third-party packages load the same way.
+
+Plugins come from `DEFAULT_PLUGINS` (module paths, so the core imports none of
+them by name) and from the `frontdesk` entry-point group. `FRONTDESK_PLUGINS`
+(comma-separated names) restricts loading to an allowlist; `FRONTDESK_TRACE_PLUGINS=1`
+prints every hook call to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from frontdesk import hookspecs
+from frontdesk.errors import PluginError
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "frontdesk.plugins.offline_intents",
+    "frontdesk.plugins.entity_recognizers",
+    "frontdesk.plugins.emotion_lexicon",
+    "frontdesk.plugins.understanding",
+    "frontdesk.plugins.rules_decision",
+    "frontdesk.plugins.core_actions",
+)
+
+ENTRY_POINT_GROUP = "frontdesk"
+
+
+@dataclass
+class ActionSpec:
+    name: str
+    handler: Callable[..., Any]
+    params: Any = None  # a pydantic model validating the action's parameters, or None
+    side_effect: bool = True  # listed in a turn's `actions` (reply, expect, set are not)
+
+
+@dataclass
+class Registry:
+    """What plugins registered, keyed by the names rulesets use."""
+
+    intent_classifiers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    entity_recognizers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    emotion_detectors: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    reply_renderers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+def _short_name(plugin: object, pm: pluggy.PluginManager) -> str:
+    return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
+
+
+def _allowlist() -> set[str] | None:
+    raw = os.environ.get("FRONTDESK_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _allowed(name: str, allow: set[str] | None) -> bool:
+    return allow is None or name in allow or name.rsplit(".", 1)[-1] in allow
+
+
+def build_plugin_manager(extra: Iterable[object] = ()) -> pluggy.PluginManager:
+    """Load built-in, entry-point and explicitly given plugins, then check every hookimpl."""
+    pm = pluggy.PluginManager("frontdesk")
+    pm.add_hookspecs(hookspecs)
+    allow = _allowlist()
+    for module_path in DEFAULT_PLUGINS:
+        if _allowed(module_path, allow):
+            pm.register(importlib.import_module(module_path), name=module_path)
+    if allow is None:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    else:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in allow and pm.get_plugin(ep.name) is None:
+                pm.register(ep.load(), name=ep.name)
+    for plugin in extra:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc), hint="a hookimpl names a hook that does not exist") from exc
+    if os.environ.get("FRONTDESK_TRACE_PLUGINS") == "1":
+        pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
+        pm.enable_tracing()
+    return pm
+
+
+def collect_registry(pm: pluggy.PluginManager) -> Registry:
+    """Call every `register_*` hook; duplicate names are an error, never a silent override."""
+    reg = Registry()
+
+    def registrar(table: dict[str, Any], kind: str) -> Callable[..., None]:
+        def register(name: str, value: Any) -> None:
+            if name in table:
+                raise PluginError(
+                    f"{kind} {name!r} registered twice",
+                    code="plugin_duplicate",
+                    hint="two plugins use the same name; disable one with FRONTDESK_PLUGINS",
+                )
+            table[name] = value
+
+        return register
+
+    def register_action(
+        name: str, handler: Callable[..., Any], params: Any = None, side_effect: bool = True
+    ) -> None:
+        registrar(reg.actions, "action")(name, ActionSpec(name, handler, params, side_effect))
+
+    pm.hook.register_intent_classifiers(
+        register=registrar(reg.intent_classifiers, "intent classifier")
+    )
+    pm.hook.register_entity_recognizers(
+        register=registrar(reg.entity_recognizers, "entity recognizer")
+    )
+    pm.hook.register_emotion_detectors(
+        register=registrar(reg.emotion_detectors, "emotion detector")
+    )
+    pm.hook.register_actions(register=register_action)
+    pm.hook.register_reply_renderers(register=registrar(reg.reply_renderers, "reply renderer"))
+    return reg
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Name, version (when packaged) and implemented hooks of every loaded plugin."""
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    out = []
+    for plugin in pm.get_plugins():
+        hooks = sorted(impl.name for impl in pm.get_hookcallers(plugin) or [])
+        dist = dists.get(id(plugin))
+        out.append(
+            {
+                "name": _short_name(plugin, pm),
+                "version": dist.version if dist else None,
+                "hooks": hooks,
+            }
+        )
+    return sorted(out, key=lambda p: p["name"])

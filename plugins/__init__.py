@@ -1,0 +1,1 @@
+"""Built-in plugins, written with the same public hooks a third party uses."""

@@ -1,0 +1,1 @@
+"""Sample rulesets, shipped as package data."""
