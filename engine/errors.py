@@ -119,9 +119,7 @@ class ServiceUnavailable(FrontdeskError):
 class VendorError(ServiceUnavailable):
     code = "vendor_error"
 
-    def __init__(
-        self, message: str, *, retryable: bool, retry_after: float | None = None, **kw: str
-    ) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None, **kw: str) -> None:
         super().__init__(message, **kw)
         self.retryable = retryable
         self.retry_after = retry_after

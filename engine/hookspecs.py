@@ -25,7 +25,7 @@ def register_intent_classifiers(register: Register) -> None:
 
 @hookspec
 def register_entity_recognizers(register: Register) -> None:
-    """Register built-in entity recognizers: `register(entity_type, recognizer)`; recognizer(text) -> [Entity]."""
+    """Register built-in entity recognizers: `register(entity_type, recognizer)`; recognizer(text, now) -> [Entity]."""
 
 
 @hookspec
@@ -56,3 +56,13 @@ def decide(turn: Turn) -> Any:
 @hookspec
 def act(turn: Turn) -> Any:
     """Carry out `turn.actions`: render the reply, record hand-off, tickets, tags and slot changes."""
+
+
+@hookspec
+def register_pii_recognizers(register: Register) -> None:
+    """Register personal-data recognizers: `register(pii_type, recognizer)`; recognizer(text) -> [Entity]."""
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register model vendor adapters: `register(vendor_kind, factory)`; factory(vendor_config) -> client."""

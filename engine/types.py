@@ -92,7 +92,7 @@ class Action:
     """A decision taken by a rule: `type` names a registered action."""
 
     type: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: Any = None  # the action's validated parameters (a pydantic model) or None
     rule_id: str = ""
 
 

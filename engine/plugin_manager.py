@@ -110,20 +110,12 @@ def collect_registry(pm: pluggy.PluginManager) -> Registry:
 
         return register
 
-    def register_action(
-        name: str, handler: Callable[..., Any], params: Any = None, side_effect: bool = True
-    ) -> None:
+    def register_action(name: str, handler: Callable[..., Any], params: Any = None, side_effect: bool = True) -> None:
         registrar(reg.actions, "action")(name, ActionSpec(name, handler, params, side_effect))
 
-    pm.hook.register_intent_classifiers(
-        register=registrar(reg.intent_classifiers, "intent classifier")
-    )
-    pm.hook.register_entity_recognizers(
-        register=registrar(reg.entity_recognizers, "entity recognizer")
-    )
-    pm.hook.register_emotion_detectors(
-        register=registrar(reg.emotion_detectors, "emotion detector")
-    )
+    pm.hook.register_intent_classifiers(register=registrar(reg.intent_classifiers, "intent classifier"))
+    pm.hook.register_entity_recognizers(register=registrar(reg.entity_recognizers, "entity recognizer"))
+    pm.hook.register_emotion_detectors(register=registrar(reg.emotion_detectors, "emotion detector"))
     pm.hook.register_actions(register=register_action)
     pm.hook.register_reply_renderers(register=registrar(reg.reply_renderers, "reply renderer"))
     return reg

@@ -1,0 +1,170 @@
+"""One turn through the pipeline, top to bottom.
+
+    check input -> de-duplicate (message_id) -> lock conversation -> load state
+    -> understand -> decide -> act -> save state, transcript -> respond
+
+Each stage is a hook call, timed into the turn's `explain` record.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pluggy
+
+from frontdesk.errors import NotFound, PayloadTooLarge
+from frontdesk.ruleset import Ruleset
+from frontdesk.store import ConversationStore
+from frontdesk.types import ConversationState, Message, Turn
+
+STAGES = ("understand", "decide", "act")
+
+
+def clean_text(text: str) -> str:
+    """Lone surrogates cannot be encoded anywhere downstream: replace them, keep everything else."""
+    return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+
+
+async def _settle(results: list[Any]) -> None:
+    for result in results:
+        if inspect.isawaitable(result):
+            await result
+
+
+class Engine:
+    """Runs turns for a set of loaded rulesets over one conversation store."""
+
+    def __init__(
+        self,
+        rulesets: dict[str, Ruleset],
+        store: ConversationStore,
+        pm: pluggy.PluginManager,
+        default_ruleset: str | None = None,
+    ) -> None:
+        if not rulesets:
+            raise NotFound("no ruleset is loaded", code="ruleset_not_found", hint="pass --ruleset or --rulesets")
+        self.rulesets = rulesets
+        self.store = store
+        self.pm = pm
+        self.default_ruleset = default_ruleset or next(iter(rulesets))
+
+    def ruleset(self, name: str | None) -> Ruleset:
+        ruleset = self.rulesets.get(name or self.default_ruleset)
+        if ruleset is None:
+            raise NotFound(
+                f"no ruleset named {name!r}",
+                code="ruleset_not_found",
+                hint=f"loaded: {', '.join(self.rulesets)}",
+            )
+        return ruleset
+
+    async def handle(self, message: Message, ruleset_name: str | None = None) -> dict[str, Any]:
+        """Process one message; a repeated `message_id` returns the first result unchanged."""
+        ruleset = self.ruleset(ruleset_name)
+        message.text = clean_text(message.text)
+        limit = ruleset.spec.settings.max_message_length
+        if len(message.text) > limit:
+            raise PayloadTooLarge(
+                f"the message has {len(message.text)} characters; ruleset {ruleset.name} accepts {limit}",
+                code="message_too_long",
+                hint="split the message or raise settings.max_message_length in the ruleset",
+            )
+        message.message_id = message.message_id or uuid.uuid4().hex
+        cid = message.conversation_id
+        if (done := await self.store.get_result(cid, message.message_id)) is not None:
+            return done
+        async with self.store.lock(cid):
+            if (done := await self.store.get_result(cid, message.message_id)) is not None:
+                return done  # a retry that waited for the first attempt's lock
+            state = await self.store.load(cid) or ConversationState(cid, user_id=message.user_id)
+            turn = Turn(message=message, state=state, ruleset=ruleset)
+            await self.run_stages(turn)
+            state.updated_at = time.time()
+            await self.store.save(state)
+            await self.store.append_transcript(cid, transcript_entry(turn))
+            result = turn_result(turn)
+            await self.store.put_result(cid, message.message_id, result)
+            return result
+
+    async def run_stages(self, turn: Turn) -> None:
+        turn.state.turn += 1
+        for stage in STAGES:
+            started = time.perf_counter()
+            hook: Callable[..., list[Any] | Awaitable[Any]] = getattr(self.pm.hook, stage)
+            await _settle(hook(turn=turn))
+            turn.explain.timings_us[stage] = round((time.perf_counter() - started) * 1e6, 1)
+
+
+def transcript_entry(turn: Turn) -> dict[str, Any]:
+    return {
+        "message_id": turn.message.message_id,
+        "at": turn.message.timestamp.isoformat(),
+        "user": turn.message.text,
+        "bot": turn.reply.text if turn.reply else None,
+        "intent": turn.intent.name,
+        "actions": [a.type for a in turn.actions if _is_side_effect(turn, a.type)],
+    }
+
+
+def _is_side_effect(turn: Turn, action_type: str) -> bool:
+    spec = turn.ruleset.registry.actions.get(action_type)
+    return bool(spec and spec.side_effect)
+
+
+def turn_result(turn: Turn) -> dict[str, Any]:
+    """The response body of one turn; `explain` is included and stripped by callers that did not ask."""
+    reply = turn.reply
+    return {
+        "conversation_id": turn.message.conversation_id,
+        "message_id": turn.message.message_id,
+        "ruleset": {"name": turn.ruleset.name, "version": turn.ruleset.version},
+        "reply": {"text": reply.text, "template": reply.template, "source": reply.source} if reply else None,
+        "intent": {"name": turn.intent.name, "confidence": round(turn.intent.confidence, 4)},
+        "entities": [
+            {"type": e.type, "value": e.value, "text": e.text, "start": e.start, "end": e.end} for e in turn.entities
+        ],
+        "slots": dict(turn.state.slots),
+        "emotion": {
+            "label": turn.emotion.label,
+            "score": round(turn.emotion.score, 3),
+            "anger": turn.emotion.anger,
+            "urgency": turn.emotion.urgency,
+        },
+        "actions": [
+            {"type": a.type, "rule": a.rule_id, "params": _params(a.params)}
+            for a in turn.actions
+            if _is_side_effect(turn, a.type)
+        ],
+        "handoff": turn.handoff,
+        "status": turn.state.status,
+        "explain": explain_record(turn),
+    }
+
+
+def _params(params: Any) -> Any:
+    return params.model_dump(mode="json") if hasattr(params, "model_dump") else params
+
+
+def explain_record(turn: Turn) -> dict[str, Any]:
+    ex = turn.explain
+    return {
+        "intent": {
+            "name": turn.intent.name,
+            "confidence": round(turn.intent.confidence, 4),
+            "source": turn.intent.source,
+            "candidates": [{"name": n, "confidence": round(c, 4)} for n, c in turn.intent.candidates],
+        },
+        "emotion_cues": turn.emotion.cues,
+        "rules": [{"id": r.id, "priority": r.priority, "matched": r.matched, "stop": r.stopped} for r in ex.rules],
+        "suppressed": ex.suppressed,
+        "timings_us": ex.timings_us,
+        "degradations": ex.degradations,
+        "model_calls": ex.model_calls,
+        "masked": ex.masked,
+        "notes": ex.notes,
+        "flags": turn.flags,
+    }

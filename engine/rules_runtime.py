@@ -1,0 +1,72 @@
+"""The only module that imports `durable`: runs compiled rulesets one turn at a time.
+
+durable-rules 2.0.28 is fast but has defects (DESIGN.md); this module and the
+compiler wall them off:
+- it drives the C engine (`durable_rules_engine`) directly: the Python `Host`
+  starts timer threads that race our calls, mutates its input and spends most
+  of a turn in per-action Python glue;
+- no live sessions between turns: each turn gets a fresh sid which is deleted
+  before returning, so the 1,024-sessions-per-ruleset limit is never reached and
+  rule memory lives in the conversation store, not in the engine;
+- a lowest-priority catch-all rule (added by the compiler) handles every fact, so
+  no turn is ever "unhandled" (the unhandled-message + delete_state segfault);
+- every fact gets a unique `id`, so identical turns are never de-duplicated;
+- facts hold only flat strings, numbers and 1s (never lists), built by the compiler;
+- one lock per ruleset serialises calls (the C engine is not re-entrant).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from typing import Any
+
+import durable_rules_engine as engine
+
+from frontdesk.errors import RuntimeRulesError
+
+CATCH_ALL = "__frontdesk_catch_all__"
+TURN_MARKER = ("fdkind", "turn")
+_HANDLED, _NOT_HANDLED, _OBSERVED = 0, 1, 2
+
+
+class RulesRuntime:
+    """One compiled ruleset loaded into the durable-rules C engine."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, name: str, definition: dict[str, Any]) -> None:
+        self.name = f"{name}-{next(self._ids)}"
+        self._lock = threading.Lock()
+        self._turns = itertools.count(1)
+        try:
+            self._handle = engine.create_ruleset(self.name, json.dumps(definition, ensure_ascii=False))
+        except Exception as exc:  # durable raises bare errors with numeric codes
+            raise RuntimeRulesError(
+                f"durable-rules refused the compiled ruleset: {exc}",
+                hint="this is a compiler defect: please report it with the ruleset",
+            ) from exc
+
+    def fire(self, facts: dict[str, Any]) -> list[str]:
+        """Assert one turn's facts; return the names of the rules that matched, in engine order."""
+        with self._lock:
+            sid = str(next(self._turns))
+            fact = {**facts, "sid": sid, "id": f"turn-{sid}", TURN_MARKER[0]: TURN_MARKER[1]}
+            fired: list[str] = []
+            try:
+                code, state = engine.assert_fact(self._handle, json.dumps(fact, ensure_ascii=False))
+                if code == _HANDLED:
+                    result = engine.start_action_for_state(self._handle, state)
+                    while result:
+                        message = json.loads(result[1] if isinstance(result, tuple | list) else result)
+                        fired.extend(message)
+                        result = engine.complete_and_start_action(self._handle, state)
+            except Exception as exc:
+                raise RuntimeRulesError(f"durable-rules failed on a turn: {exc}") from exc
+            finally:
+                engine.delete_state(self._handle, sid)
+            return [name for name in fired if name != CATCH_ALL]
+
+    def close(self) -> None:
+        engine.delete_ruleset(self._handle)

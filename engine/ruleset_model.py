@@ -1,0 +1,189 @@
+"""The ruleset language v1 as pydantic models (`extra="forbid"`: a typo is an error).
+
+A ruleset is a folder of YAML files; every file has the shape of `RulesetFile`
+and the folder merges into one `RulesetSpec`. The meaning of each section is
+documented for analysts in `rulesets/README.md`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NAME_RE = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+OUT_OF_SCOPE = "out_of_scope"
+
+
+def parse_duration(text: str) -> int:
+    """'10m' -> 600 seconds; raises ValueError with an analyst-friendly message."""
+    match = DURATION_RE.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 10m, 2h or 1d")
+    return int(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class IntentDef(Strict):
+    description: str = ""
+    examples: list[str] = Field(default_factory=list)
+
+
+class EntityDef(Strict):
+    """Either a Python regular expression or a value list (canonical value -> synonyms)."""
+
+    pattern: str | None = None
+    values: dict[str, list[str]] | list[str] | None = None
+    ignore_case: bool = True
+    group: int | str = 0  # which regex group is the value
+
+
+class SlotDef(Strict):
+    entity: str | None = None  # entity type that fills it; defaults to the slot's own name
+    description: str = ""
+
+
+ReplyText = str | list[str]
+ReplyDef = ReplyText | dict[str, ReplyText]
+
+
+class RulesetSettings(Strict):
+    intent_threshold: float = Field(0.45, ge=0.0, le=1.0)
+    classifier: str = "tfidf-svm"
+    emotion_detector: str = "lexicon"
+    history_window: int = Field(10, ge=0, le=200)
+    max_message_length: int = Field(4000, ge=1, le=1_000_000)
+    reask_limit: int = Field(2, ge=0, le=10)
+    fallback_reply: str | None = None
+
+
+class BusinessHours(Strict):
+    timezone: str = "UTC"
+    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    open: str = "09:00"
+    close: str = "18:00"
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("open", "close")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not re.match(r"^([01]\d|2[0-4]):[0-5]\d$", str(value)):
+            raise ValueError(f"{value!r} is not a time of day; write HH:MM, e.g. 09:00")
+        return value
+
+
+class WindowDef(Strict):
+    count: int = Field(ge=2, le=1000)
+    within: str
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def seconds(self) -> int:
+        return parse_duration(self.within)
+
+
+class RuleDef(Strict):
+    id: str = Field(pattern=NAME_RE)
+    description: str = ""
+    priority: int = Field(0, ge=-1000, le=1000)
+    when: dict[str, Any] = Field(default_factory=dict)
+    window: WindowDef | None = None
+    then: list[str | dict[str, Any]] = Field(min_length=1)
+    stop: bool = False
+    enabled: bool = True
+
+
+class TestExpect(Strict):
+    intent: str | None = None
+    entities: dict[str, Any] | None = None
+    slots: dict[str, Any] | None = None
+    emotion: Literal["negative", "neutral", "positive"] | None = None
+    anger: bool | None = None
+    urgency: bool | None = None
+    reply: str | None = None  # template name
+    text: str | None = None  # exact reply text
+    text_contains: str | None = None
+    actions: list[str] | None = None  # side-effect action types, in firing order
+    handoff: bool | dict[str, Any] | None = None
+    rules: list[str] | None = None  # ids of the rules that fired, in order
+    status: Literal["bot", "handed_off", "closed"] | None = None
+
+
+class TestTurn(Strict):
+    say: str
+    at: datetime | None = None  # absolute message time
+    after: str | None = None  # or a duration after the previous turn (default 5s)
+    expect: TestExpect | None = None
+
+    @field_validator("after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class TestCase(Strict):
+    name: str
+    customer: dict[str, Any] = Field(default_factory=dict)
+    channel: str = "test"
+    turns: list[TestTurn] = Field(min_length=1)
+
+
+EmotionCueKind = Literal["negative", "positive", "anger", "urgency"]
+
+
+class RulesetFile(Strict):
+    """What one YAML file of a ruleset may contain."""
+
+    ruleset: str | None = Field(None, pattern=NAME_RE)
+    version: str | None = None
+    language: Literal["zh", "en"] | None = None
+    description: str | None = None
+    settings: RulesetSettings | None = None
+    business_hours: BusinessHours | None = None
+    intents: dict[str, IntentDef | None] = Field(default_factory=dict)
+    intents_csv: str | list[str] | None = None
+    entities: dict[str, EntityDef] = Field(default_factory=dict)
+    slots: dict[str, SlotDef | None] = Field(default_factory=dict)
+    replies: dict[str, ReplyDef] = Field(default_factory=dict)
+    emotion: dict[EmotionCueKind, list[str]] = Field(default_factory=dict)
+    rules: list[RuleDef] = Field(default_factory=list)
+    tests: list[TestCase] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+
+class RulesetSpec(Strict):
+    """A whole ruleset after its files are merged; locations live beside it."""
+
+    ruleset: str
+    version: str = "0.0.0"
+    language: Literal["zh", "en"] = "en"
+    description: str = ""
+    settings: RulesetSettings = Field(default_factory=RulesetSettings)
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    intents: dict[str, IntentDef] = Field(default_factory=dict)
+    entities: dict[str, EntityDef] = Field(default_factory=dict)
+    slots: dict[str, SlotDef] = Field(default_factory=dict)
+    replies: dict[str, ReplyDef] = Field(default_factory=dict)
+    emotion: dict[str, list[str]] = Field(default_factory=dict)
+    rules: list[RuleDef] = Field(default_factory=list)
+    tests: list[TestCase] = Field(default_factory=list)

@@ -1,0 +1,96 @@
+"""Conversation storage behind one interface: process memory (embedded default) or Redis.
+
+A store keeps, per conversation: the state (slots, rule memory, history window,
+status), the transcript, the idempotency record of each processed message, and
+a lock that serialises turns. Transcripts go through `append_transcript`, the
+one seam where privacy masking applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from frontdesk.types import ConversationState
+
+
+class ConversationStore(Protocol):
+    async def load(self, conversation_id: str) -> ConversationState | None: ...
+
+    async def save(self, state: ConversationState) -> None: ...
+
+    async def append_transcript(self, conversation_id: str, entry: dict[str, Any]) -> None: ...
+
+    async def transcript(self, conversation_id: str) -> list[dict[str, Any]]: ...
+
+    async def get_result(self, conversation_id: str, message_id: str) -> dict[str, Any] | None: ...
+
+    async def put_result(self, conversation_id: str, message_id: str, result: dict[str, Any]) -> None: ...
+
+    def lock(self, conversation_id: str) -> Any:
+        """An async context manager held for one turn; yields a fencing token (int)."""
+
+    async def erase_user(self, user_id: str) -> dict[str, int]: ...
+
+    async def ping(self) -> bool: ...
+
+
+class MemoryStore:
+    """Everything in process memory: one process, no services (the embedded default)."""
+
+    def __init__(self, *, state_ttl: float = 30 * 86400, transcript_limit: int = 1000) -> None:
+        self.state_ttl = state_ttl
+        self.transcript_limit = transcript_limit
+        self._states: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._transcripts: dict[str, list[dict[str, Any]]] = {}
+        self._results: dict[tuple[str, str], dict[str, Any]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._fence = 0
+
+    async def load(self, conversation_id: str) -> ConversationState | None:
+        item = self._states.get(conversation_id)
+        if item is None or item[0] < time.time():
+            return None
+        return ConversationState.from_dict(item[1])
+
+    async def save(self, state: ConversationState) -> None:
+        self._states[state.conversation_id] = (time.time() + self.state_ttl, state.to_dict())
+
+    async def append_transcript(self, conversation_id: str, entry: dict[str, Any]) -> None:
+        entries = self._transcripts.setdefault(conversation_id, [])
+        entries.append(entry)
+        del entries[: -self.transcript_limit]
+
+    async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+        return list(self._transcripts.get(conversation_id, []))
+
+    async def get_result(self, conversation_id: str, message_id: str) -> dict[str, Any] | None:
+        return self._results.get((conversation_id, message_id))
+
+    async def put_result(self, conversation_id: str, message_id: str, result: dict[str, Any]) -> None:
+        self._results[(conversation_id, message_id)] = result
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str) -> AsyncIterator[int]:
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        async with lock:
+            self._fence += 1
+            yield self._fence
+        if not lock.locked():
+            self._locks.pop(conversation_id, None)
+
+    async def erase_user(self, user_id: str) -> dict[str, int]:
+        ids = [cid for cid, (_, s) in self._states.items() if s.get("user_id") == user_id]
+        for cid in ids:
+            self._states.pop(cid, None)
+        transcripts = sum(1 for cid in ids if self._transcripts.pop(cid, None) is not None)
+        results = [key for key in self._results if key[0] in ids]
+        for key in results:
+            del self._results[key]
+        return {"conversations": len(ids), "transcripts": transcripts, "results": len(results)}
+
+    async def ping(self) -> bool:
+        return True

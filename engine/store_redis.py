@@ -1,0 +1,505 @@
+"""Conversation storage in Redis, shared by many stateless workers.
+
+Every key of one conversation carries the same Cluster hash tag (the part in
+braces), so each Lua script below touches a single slot:
+
+    fd:<tenant>:{conv:<id>}:state          STRING  ConversationState as JSON       (state_ttl)
+    fd:<tenant>:{conv:<id>}:transcript     LIST    JSON entries, capped by LTRIM   (transcript_ttl)
+    fd:<tenant>:{conv:<id>}:lock           STRING  random token of the lock owner  (lock_ttl)
+    fd:<tenant>:{conv:<id>}:fence          STRING  INCR counter, one value per lock grant
+    fd:<tenant>:{conv:<id>}:results        ZSET    message ids with a result, scored by expiry
+    fd:<tenant>:{conv:<id>}:result:<mid>   STRING  idempotency record as JSON      (result_ttl)
+    fd:<tenant>:{user:<id>}:conversations  SET     conversation ids of a user (erase_user)
+
+Fencing: each lock grant INCRs the conversation's fence counter and yields the
+new value; `save(state, fence=f)` refuses to write when the counter has moved
+past `f`, i.e. when the lock expired and another worker took the conversation
+over. Ids are written into keys with `%` and `}` percent-encoded, so an id can
+neither end the hash tag early nor make two keys collide.
+
+Redis errors never reach callers: they surface as `ServiceUnavailable`
+(`redis_unavailable` when the server cannot be reached, `redis_error` otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from frontdesk.errors import ConfigError, Conflict, InputError, ServiceUnavailable
+from frontdesk.types import ConversationState
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["standalone", "cluster", "sentinel"]
+RedisClient = Redis | RedisCluster
+
+# Conversations of unidentified users are not indexed: one set holding every
+# anonymous conversation would be a hot, unbounded key, and nobody can ask to
+# erase "anonymous".
+ANONYMOUS = "anonymous"
+_TENANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_MAX_BACKOFF = 0.05
+
+_ACQUIRE = """
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  -- a client-side retry of a call that already succeeded: same grant, same fence
+  return tonumber(redis.call('GET', KEYS[2]))
+end
+if owner then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local fence = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return fence
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_SAVE = """
+if ARGV[3] ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+_INDEX = """
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
+_APPEND = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+"""
+
+# Expired ids are pruned from the index on every put, so it stays bounded.
+_PUT_RESULT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZADD', KEYS[2], string.format('%d', now + tonumber(ARGV[2])), ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+"""
+
+# KEYS: state, transcript, fence, results, result:<mid>...; ARGV: user_id, fence_ttl_ms.
+_ERASE = """
+local state = redis.call('GET', KEYS[1])
+if state and cjson.decode(state).user_id ~= ARGV[1] then return {-1, 0, 0} end
+local results = 0
+for i = 5, #KEYS do results = results + redis.call('DEL', KEYS[i]) end
+redis.call('DEL', KEYS[4])
+-- keep the fence a little longer so a straggling turn cannot re-create the state
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return {redis.call('DEL', KEYS[1]), redis.call('DEL', KEYS[2]), results}
+"""
+
+_UNREACHABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    ClusterDownError,
+    TryAgainError,
+    RedisClusterException,
+)
+
+
+@contextmanager
+def _translate() -> Iterator[None]:
+    """Turn any redis-py exception into the project's ServiceUnavailable."""
+    try:
+        yield
+    except (RedisError, RedisClusterException) as exc:
+        if isinstance(exc, _UNREACHABLE):
+            raise ServiceUnavailable(
+                f"Redis is unavailable: {exc}",
+                code="redis_unavailable",
+                hint="check that Redis is running and reachable; the store reconnects by itself once it is back",
+            ) from exc
+        raise ServiceUnavailable(
+            f"Redis refused a command: {exc}",
+            code="redis_error",
+            hint="see the Redis server log (memory limit, ACL, scripting disabled?)",
+        ) from exc
+
+
+def _tag_safe(value: str) -> str:
+    return value.replace("%", "%25").replace("}", "%7D")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class ConversationKeys:
+    """Names of every key of one conversation; all share one hash slot."""
+
+    prefix: str
+
+    @property
+    def state(self) -> str:
+        return self.prefix + "state"
+
+    @property
+    def transcript(self) -> str:
+        return self.prefix + "transcript"
+
+    @property
+    def lock(self) -> str:
+        return self.prefix + "lock"
+
+    @property
+    def fence(self) -> str:
+        return self.prefix + "fence"
+
+    @property
+    def results(self) -> str:
+        return self.prefix + "results"
+
+    def result(self, message_id: str) -> str:
+        return f"{self.prefix}result:{message_id}"
+
+
+def _default_client_options() -> dict[str, Any]:
+    # Fail fast while Redis is down (redis-py's default retries for seconds); one
+    # retry still replaces a pooled connection that died with a server restart.
+    return {
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 2.0,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
+    }
+
+
+def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, dict[str, Any]]:
+    """Split `redis+sentinel://[user:pass@]h1:26379,h2:26379/<service>[/<db>][?sentinel_password=]`.
+
+    Returns the sentinel addresses, the service (master) name and the options
+    for connections to the master (db, username, password, ssl).
+    """
+    parts = urlsplit(url)
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    hosts = []
+    for item in filter(None, hostlist.split(",")):
+        host, sep, port = item.rpartition(":")
+        if not sep or "]" in port:  # no port given (or a bare IPv6 address)
+            host, port = item, "26379"
+        hosts.append((host.strip("[]"), int(port)))
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    if not hosts or not 1 <= len(path) <= 2:
+        raise ValueError("expected redis+sentinel://host:port[,host:port...]/service[/db]")
+    options: dict[str, Any] = {"db": int(path[1]) if len(path) == 2 else 0}
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        options.update(username=unquote(user) or None, password=unquote(password) or None)
+    if parts.scheme.startswith("rediss"):
+        options["ssl"] = True
+    sentinel_password = parse_qs(parts.query).get("sentinel_password")
+    if sentinel_password:
+        options["sentinel_password"] = sentinel_password[0]
+    return hosts, path[0], options
+
+
+def connect_redis(url: str, mode: Mode | None = None, **options: Any) -> RedisClient:
+    """Build a redis.asyncio client; nothing connects until the first command.
+
+    - standalone: `redis://[user:pass@]host:6379/0` (or `rediss://`, `unix://`)
+    - cluster: `redis://host:6379` naming any node; `mode="cluster"` is required
+      because the URL alone does not tell a cluster from a single server
+    - sentinel: `redis+sentinel://[user:pass@]h1:26379,h2:26379/mymaster/0`
+      (`rediss+sentinel://` for TLS to the master; `?sentinel_password=` when the
+      sentinels need their own password); `mode` may be left out
+
+    `options` go to the client (socket timeouts, retry, max_connections, ...).
+    """
+    scheme = urlsplit(url).scheme
+    sentinel_scheme = scheme in ("redis+sentinel", "rediss+sentinel")
+    mode = mode or ("sentinel" if sentinel_scheme else "standalone")
+    if mode not in ("standalone", "cluster", "sentinel"):
+        raise ConfigError(f"unknown Redis mode {mode!r}", hint="use standalone, cluster or sentinel")
+    if (mode == "sentinel") != sentinel_scheme:
+        raise ConfigError(
+            f"Redis mode {mode} does not match URL scheme {scheme}://",
+            hint="Sentinel URLs look like redis+sentinel://host:26379/mymaster/0",
+        )
+    opts = _default_client_options() | options
+    try:
+        if mode == "cluster":
+            return RedisCluster.from_url(url, **opts)
+        if mode == "standalone":
+            return Redis.from_url(url, **opts)
+        hosts, service, master = parse_sentinel_url(url)
+        sentinel_password = master.pop("sentinel_password", None)
+        socket_opts = {k: v for k, v in opts.items() if k.startswith("socket_")}
+        sentinel = Sentinel(hosts, sentinel_kwargs={**socket_opts, "password": sentinel_password}, **opts)
+        return sentinel.master_for(service, **master)
+    except ValueError as exc:
+        raise ConfigError(f"invalid Redis URL {url!r}: {exc}", hint="see connect_redis for the URL forms") from exc
+
+
+class RedisLock:
+    """Serialises the turns of one conversation across processes; yields a fencing token."""
+
+    def __init__(self, store: RedisStore, conversation_id: str) -> None:
+        self._store = store
+        self._conversation_id = conversation_id
+        self._keys = store.keys(conversation_id)
+        self._token = secrets.token_hex(16)
+        self.fence: int | None = None
+
+    async def __aenter__(self) -> int:
+        store = self._store
+        deadline = time.monotonic() + store.acquire_timeout
+        delay = 0.002
+        while True:
+            with _translate():
+                fence = await store._acquire(
+                    keys=[self._keys.lock, self._keys.fence],
+                    args=[self._token, _ms(store.lock_ttl), store._fence_ttl_ms],
+                )
+            if fence:
+                self.fence = int(fence)
+                return self.fence
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Conflict(
+                    f"conversation {self._conversation_id!r} is busy with another turn",
+                    code="conversation_busy",
+                    hint="retry the message later; a turn holds the conversation for at most "
+                    f"lock_ttl={store.lock_ttl:g}s",
+                )
+            # jittered exponential backoff so waiting workers do not poll in lockstep
+            await asyncio.sleep(min(delay * random.uniform(0.5, 1.0), remaining))
+            delay = min(delay * 2, _MAX_BACKOFF)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            with _translate():
+                released = await self._store._release(keys=[self._keys.lock], args=[self._token])
+        except ServiceUnavailable as err:
+            # the lock expires by itself; failing a finished turn would not help
+            log.warning("could not release lock of %r: %s", self._conversation_id, err)
+            return
+        if not released:
+            log.warning(
+                "lock of %r expired before release: the turn outlived lock_ttl=%gs",
+                self._conversation_id,
+                self._store.lock_ttl,
+            )
+
+
+class RedisStore:
+    """The ConversationStore protocol on Redis (standalone, Sentinel or Cluster)."""
+
+    def __init__(
+        self,
+        client: RedisClient,
+        *,
+        tenant: str = "default",
+        state_ttl: float = 30 * 86400,
+        transcript_ttl: float = 30 * 86400,
+        transcript_limit: int = 1000,
+        result_ttl: float = 86400,
+        lock_ttl: float = 30.0,
+        acquire_timeout: float = 10.0,
+    ) -> None:
+        if not _TENANT.fullmatch(tenant):
+            raise ConfigError(
+                f"invalid tenant id {tenant!r}",
+                hint="use 1-64 characters from A-Z a-z 0-9 _ . -",
+            )
+        if min(state_ttl, transcript_ttl, result_ttl, lock_ttl, transcript_limit) <= 0:
+            raise ConfigError("store TTLs and transcript_limit must be positive")
+        self.client = client
+        self.tenant = tenant
+        self.state_ttl = state_ttl
+        self.transcript_ttl = transcript_ttl
+        self.transcript_limit = transcript_limit
+        self.result_ttl = result_ttl
+        self.lock_ttl = lock_ttl
+        self.acquire_timeout = acquire_timeout
+        # The fence must outlive the state it guards; the user index must outlive
+        # everything written for the user (a turn writes within one lock hold).
+        self._fence_ttl_ms = _ms(state_ttl + lock_ttl)
+        self._index_ttl_ms = _ms(max(state_ttl, transcript_ttl, result_ttl) + lock_ttl)
+        self._acquire = client.register_script(_ACQUIRE)
+        self._release = client.register_script(_RELEASE)
+        self._save = client.register_script(_SAVE)
+        self._index = client.register_script(_INDEX)
+        self._append = client.register_script(_APPEND)
+        self._put_result = client.register_script(_PUT_RESULT)
+        self._erase = client.register_script(_ERASE)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        mode: Mode | None = None,
+        client_options: dict[str, Any] | None = None,
+        **settings: Any,
+    ) -> RedisStore:
+        """Connect with `connect_redis(url, mode, **client_options)`; `settings` as __init__."""
+        return cls(connect_redis(url, mode, **(client_options or {})), **settings)
+
+    async def aclose(self) -> None:
+        pool = getattr(self.client, "connection_pool", None)
+        await self.client.aclose()
+        if isinstance(pool, SentinelConnectionPool):
+            for sentinel in pool.sentinel_manager.sentinels:
+                await sentinel.aclose()
+
+    def keys(self, conversation_id: str) -> ConversationKeys:
+        return ConversationKeys(f"fd:{self.tenant}:{{conv:{_tag_safe(conversation_id)}}}:")
+
+    def user_index_key(self, user_id: str) -> str:
+        return f"fd:{self.tenant}:{{user:{_tag_safe(user_id)}}}:conversations"
+
+    async def load(self, conversation_id: str) -> ConversationState | None:
+        with _translate():
+            raw = await self.client.get(self.keys(conversation_id).state)
+        return None if raw is None else ConversationState.from_dict(json.loads(raw))
+
+    async def save(self, state: ConversationState, *, fence: int | None = None) -> None:
+        """Write the state; with `fence`, only if no later lock grant has happened."""
+        keys = self.keys(state.conversation_id)
+        data = _dumps(state.to_dict())
+        with _translate():
+            # index first: a crash between the two leaves an extra id, never a
+            # conversation that erase_user cannot find
+            if state.user_id != ANONYMOUS:
+                await self._index(
+                    keys=[self.user_index_key(state.user_id)],
+                    args=[state.conversation_id, self._index_ttl_ms],
+                )
+            written = await self._save(
+                keys=[keys.state, keys.fence],
+                args=[data, _ms(self.state_ttl), "" if fence is None else fence],
+            )
+        if not written:
+            raise Conflict(
+                f"conversation {state.conversation_id!r} was taken over by another worker; "
+                f"state of fence {fence} not saved",
+                code="conversation_lock_lost",
+                hint=f"the turn outlived lock_ttl={self.lock_ttl:g}s; raise lock_ttl above "
+                "the slowest turn (model timeouts included)",
+            )
+
+    async def append_transcript(self, conversation_id: str, entry: dict[str, Any]) -> None:
+        with _translate():
+            await self._append(
+                keys=[self.keys(conversation_id).transcript],
+                args=[_dumps(entry), self.transcript_limit, _ms(self.transcript_ttl)],
+            )
+
+    async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
+        with _translate():
+            raw = await self.client.lrange(self.keys(conversation_id).transcript, 0, -1)
+        return [json.loads(item) for item in raw]
+
+    async def get_result(self, conversation_id: str, message_id: str) -> dict[str, Any] | None:
+        with _translate():
+            raw = await self.client.get(self.keys(conversation_id).result(message_id))
+        return None if raw is None else json.loads(raw)
+
+    async def put_result(self, conversation_id: str, message_id: str, result: dict[str, Any]) -> None:
+        keys = self.keys(conversation_id)
+        with _translate():
+            await self._put_result(
+                keys=[keys.result(message_id), keys.results],
+                args=[_dumps(result), _ms(self.result_ttl), message_id],
+            )
+
+    def lock(self, conversation_id: str) -> RedisLock:
+        return RedisLock(self, conversation_id)
+
+    async def erase_user(self, user_id: str) -> dict[str, int]:
+        """Erase the user's conversations, transcripts and results; one conversation at a time.
+
+        Each conversation is erased under its lock, so no turn is half-way through
+        it; a conversation now saved under another user id is left alone.
+        """
+        if user_id == ANONYMOUS:
+            raise InputError(
+                "cannot erase the anonymous user",
+                code="erase_anonymous",
+                hint="erasure needs a real user id; anonymous conversations are not indexed",
+            )
+        index = self.user_index_key(user_id)
+        counts = {"conversations": 0, "transcripts": 0, "results": 0}
+        with _translate():
+            members = await self.client.smembers(index)
+        for member in members:
+            conversation_id = _text(member)
+            keys = self.keys(conversation_id)
+            async with self.lock(conversation_id):
+                with _translate():
+                    mids = await self.client.zrange(keys.results, 0, -1)
+                    state, transcript, results = await self._erase(
+                        keys=[
+                            keys.state,
+                            keys.transcript,
+                            keys.fence,
+                            keys.results,
+                            *(keys.result(_text(m)) for m in mids),
+                        ],
+                        args=[user_id, _ms(self.lock_ttl)],
+                    )
+            if state >= 0:
+                counts["conversations"] += state
+                counts["transcripts"] += transcript
+                counts["results"] += results
+            with _translate():
+                await self.client.srem(index, conversation_id)
+        return counts
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.client.ping())
+        except Exception:  # never raises: health checks report, they do not fail
+            return False
