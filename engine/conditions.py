@@ -10,6 +10,7 @@ here (regular expressions, negations): see `rules_compiler.py`.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,7 @@ OPERATORS = (
 )
 NUMERIC_OPS = ("gt", "gte", "lt", "lte")
 MAX_VALUE_LENGTH = 1000
+MAX_NUMBER = 1e12
 
 Scalar = str | int | float | bool
 
@@ -207,8 +209,8 @@ def _check_value(path: str, kind: str, op: str, value: Any, cat: Catalogue) -> t
     if op in ("missing", "present"):
         return None if isinstance(value, bool) else ("wrong-type", f"`{op}` takes true or false")
     if op in NUMERIC_OPS:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return ("wrong-type", f"`{op}` compares numbers; {value!r} is not a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) or as_number(value) != value:
+            return ("wrong-type", f"`{op}` compares numbers; {value!r} is not a number of at most 6 decimals")
         if kind not in ("number", "any"):
             return ("wrong-type", f"`{path}` is not a number, so `{op}` cannot apply to it")
         return None
@@ -279,17 +281,15 @@ def canon(value: Any) -> str:
 
 
 def as_number(value: Any) -> float | None:
-    """Numbers and numeric text compare as numbers; anything else never does."""
-    if isinstance(value, bool):
+    """Numbers and numeric text compare as numbers, to 6 decimals and within ±1e12 (the engine
+    sees integer millionths, which its JSON parser reads exactly); inf, nan, "abc", true never do."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return round(number, 6) if math.isfinite(number) and abs(number) <= MAX_NUMBER else None
 
 
 def is_missing(value: Any) -> bool:

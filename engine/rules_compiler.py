@@ -3,22 +3,26 @@
 What durable-rules handles well runs in it (equality, membership, numeric
 comparison on true numbers, presence); everything it gets wrong runs in Python
 and reaches it as a boolean property (`aN: 1`): regular expressions (its `$mt`
-DFA gives wrong answers), negations, `contains`, and equality on fields with
-more distinct values than `create_ruleset` can take. Property names are short
+DFA gives wrong answers), negations, `contains`. Property names are short
 generated ids, so no fact name can clash with engine internals.
+
+durable-rules hangs in `create_ruleset` once one node has more than 512
+children; every rule hangs off the turn marker, and each alternative of an
+`$or` counts as a child. So the compiler counts alternatives across the whole
+ruleset and, past a budget, evaluates the widest `any`/`in` conditions in Python.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
+from math import prod
 from typing import Any
 
 from frontdesk.conditions import NUMERIC_OPS, AllOf, AnyOf, Atom, Node, NotOf, as_number, canon, evaluate, is_missing
 from frontdesk.rules_runtime import CATCH_ALL, TURN_MARKER
 
-MAX_IN_VALUES = 32  # longer membership lists are evaluated in Python
-MAX_DISTINCT_EQ_VALUES = 200  # durable hangs near 513 distinct values on one field
+MAX_BRANCHES = 480  # alternatives under the turn marker, catch-all included (durable hangs past 512)
+MAX_RULES = MAX_BRANCHES - 1
 MAX_PROPERTIES = 240  # durable fails above 254 properties per fact (ids and markers included)
 NATIVE_OPS = ("eq", "in", "missing", "present", *NUMERIC_OPS)
 
@@ -53,17 +57,31 @@ class CompiledRules:
         for path, prop in self.num_props.items():
             number = as_number(facts.get(path))
             if number is not None:
-                out[prop] = number
+                out[prop] = micro(number)
         for prop, node in self.python_atoms.items():
             if evaluate(node, facts):
                 out[prop] = 1
         return out
 
 
+def micro(number: float) -> int:
+    """Numbers reach the engine as integer millionths: its JSON parser misreads exponents (1e-06)."""
+    return round(number * 1_000_000)
+
+
+def branches(node: Node) -> int:
+    """How many alternatives durable-rules would build for a condition evaluated natively."""
+    if isinstance(node, Atom):
+        return len(set(map(canon, node.value))) if node.op == "in" else 1
+    if isinstance(node, NotOf):
+        return 1
+    counts = [branches(item) for item in node.items] or [1]
+    return prod(counts) if isinstance(node, AllOf) else sum(counts)
+
+
 class _Builder:
-    def __init__(self, python_paths: set[str]) -> None:
+    def __init__(self) -> None:
         self.out = CompiledRules(definition={})
-        self.python_paths = python_paths
 
     def prop(self, table: dict[str, str], prefix: str, path: str) -> str:
         if path not in table:
@@ -75,63 +93,57 @@ class _Builder:
         self.out.python_atoms[name] = node
         return {name: 1}
 
-    def expr(self, node: Node) -> dict[str, Any]:
-        if isinstance(node, NotOf):
+    def expr(self, node: Node, flat: bool) -> dict[str, Any]:
+        """`flat` evaluates alternatives in Python, so the rule costs one branch."""
+        if isinstance(node, NotOf) or (flat and isinstance(node, AnyOf)):
             return self.python_atom(node)
         if isinstance(node, AllOf | AnyOf):
             if not node.items:
                 return {TURN_MARKER[0]: TURN_MARKER[1]}
-            parts = [self.expr(item) for item in node.items]
+            parts = [self.expr(item, flat) for item in node.items]
             if len(parts) == 1:
                 return parts[0]
             return {"$and" if isinstance(node, AllOf) else "$or": parts}
-        return self.atom(node)
+        return self.atom(node, flat)
 
-    def atom(self, atom: Atom) -> dict[str, Any]:
-        native = atom.op in NATIVE_OPS and not (atom.op == "in" and len(atom.value) > MAX_IN_VALUES)
-        if not native or (atom.op in ("eq", "in") and atom.path in self.python_paths):
+    def atom(self, atom: Atom, flat: bool) -> dict[str, Any]:
+        if atom.op not in NATIVE_OPS or (flat and atom.op == "in" and len(atom.value) > 1):
             return self.python_atom(atom)
         if atom.op in NUMERIC_OPS:
             prop = self.prop(self.out.num_props, "n", atom.path)
-            return {f"${atom.op}": {prop: float(atom.value)}}
+            return {f"${atom.op}": {prop: micro(atom.value)}}
         prop = self.prop(self.out.eq_props, "p", atom.path)
-        if atom.op == "eq":
-            return {prop: canon(atom.value)}
-        if atom.op == "in":
-            options = [{prop: canon(v)} for v in dict.fromkeys(atom.value)]
+        if atom.op in ("eq", "in"):
+            values = dict.fromkeys(canon(v) for v in (atom.value if atom.op == "in" else [atom.value]))
+            options = [{prop: v} for v in values]
             return options[0] if len(options) == 1 else {"$or": options}
         wants_missing = (atom.op == "missing") == bool(atom.value)
         return {"$nex" if wants_missing else "$ex": {prop: 1}}
 
 
-def _distinct_eq_values(rules: list[CompiledRule]) -> Counter[str]:
-    values: dict[str, set[str]] = {}
-
-    def walk(node: Node) -> None:
-        if isinstance(node, Atom):
-            if node.op == "eq":
-                values.setdefault(node.path, set()).add(canon(node.value))
-            elif node.op == "in" and len(node.value) <= MAX_IN_VALUES:
-                values.setdefault(node.path, set()).update(canon(v) for v in node.value)
-        elif isinstance(node, NotOf):
-            return
-        else:
-            for item in node.items:
-                walk(item)
-
-    for rule in rules:
-        walk(rule.node)
-    return Counter({path: len(v) for path, v in values.items()})
+def _flat_rules(rules: list[CompiledRule]) -> set[str]:
+    """Rules whose alternatives go to Python: the widest first, until the ruleset fits the budget."""
+    cost = {rule.id: branches(rule.node) for rule in rules}
+    total = sum(cost.values()) + 1
+    flat: set[str] = set()
+    for rule_id in sorted(cost, key=cost.__getitem__, reverse=True):
+        if total <= MAX_BRANCHES or cost[rule_id] == 1:
+            break
+        flat.add(rule_id)
+        total -= cost[rule_id] - 1
+    return flat
 
 
 def compile_rules(rules: list[CompiledRule]) -> CompiledRules:
-    """Rules in analyst terms -> durable-rules definition + the Python-side remainder."""
-    crowded = {path for path, n in _distinct_eq_values(rules).items() if n > MAX_DISTINCT_EQ_VALUES}
-    builder = _Builder(crowded)
+    """Rules in analyst terms -> durable-rules definition + the Python-side remainder.
+
+    The caller guarantees at most MAX_RULES rules (the checker reports more as an error)."""
+    builder = _Builder()
+    flat = _flat_rules(rules)
     ranks = {p: i + 1 for i, p in enumerate(sorted({r.priority for r in rules}, reverse=True))}
     marker = {TURN_MARKER[0]: TURN_MARKER[1]}
     for rule in rules:
-        body = builder.expr(rule.node)
+        body = builder.expr(rule.node, rule.id in flat)
         condition = marker if body == marker else {"$and": [marker, body]}
         builder.out.definition[rule.id] = {"pri": ranks[rule.priority], "all": [{"m": condition}]}
         builder.out.rules[rule.id] = rule

@@ -17,6 +17,7 @@ compiler wall them off:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -65,8 +66,10 @@ class RulesRuntime:
             except Exception as exc:
                 raise RuntimeRulesError(f"durable-rules failed on a turn: {exc}") from exc
             finally:
-                engine.delete_state(self._handle, sid)
-            return [name for name in fired if name != CATCH_ALL]
+                with contextlib.suppress(Exception):  # a rejected fact never created the session
+                    engine.delete_state(self._handle, sid)
+            # a rule fires once per matching alternative of an `$or`; report it once
+            return [name for name in dict.fromkeys(fired) if name != CATCH_ALL]
 
     def close(self) -> None:
         engine.delete_ruleset(self._handle)

@@ -49,6 +49,7 @@ class Ruleset:
     replies: dict[str, dict[str, list[Template]]]
     rule_defs: dict[str, RuleDef] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    test_locations: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -151,6 +152,7 @@ def build_ruleset(parsed: ParsedRuleset, registry: Registry) -> Ruleset:
         replies=parsed.replies,
         rule_defs={rule.id: rule for rule in spec.rules},
         files=parsed.files,
+        test_locations=parsed.test_locations,
     )
 
 

@@ -42,6 +42,7 @@ class ParsedRuleset:
     replies: dict[str, dict[str, list[Template]]]  # name -> language -> variants
     entity_patterns: dict[str, re.Pattern[str]]
     files: list[str] = field(default_factory=list)
+    test_locations: list[str] = field(default_factory=list)  # `file:line` of each test
 
 
 def ruleset_files(path: Path) -> list[Path]:
@@ -313,8 +314,12 @@ class Checker:
                 "merge conditions or split the ruleset",
             )
             return None
+        locations = []
+        for index in range(len(spec.tests)):
+            doc, path = self.at("tests", index)
+            locations.append(f"{doc.file}:{doc.where(path)[0]}")
         return ParsedRuleset(
-            self.path, spec, examples, rules, actions, replies, entity_patterns, [d.file for d in self.docs]
+            self.path, spec, examples, rules, actions, replies, entity_patterns, [d.file for d in self.docs], locations
         )
 
     def _examples(self, spec: RulesetSpec) -> list[tuple[str, str]]:
@@ -627,7 +632,7 @@ def synonyms_map(values: dict[str, list[str]] | list[str] | None) -> dict[str, s
 def _word(text: str) -> str:
     """Whole-word match for Latin words; Chinese has no spaces, so match anywhere."""
     escaped = re.escape(text)
-    return rf"(?<!\w){escaped}(?!\w)" if text.isascii() else escaped
+    return rf"(?<![A-Za-z0-9_]){escaped}(?![A-Za-z0-9_])" if text.isascii() else escaped
 
 
 def check_path(path: Path, registry: Registry) -> tuple[ParsedRuleset | None, list[Problem]]:

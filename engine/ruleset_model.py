@@ -108,6 +108,7 @@ class RuleDef(Strict):
 
 
 class TestExpect(Strict):
+    __test__ = False  # not a pytest test class
     intent: str | None = None
     entities: dict[str, Any] | None = None
     slots: dict[str, Any] | None = None
@@ -124,6 +125,7 @@ class TestExpect(Strict):
 
 
 class TestTurn(Strict):
+    __test__ = False  # not a pytest test class
     say: str
     at: datetime | None = None  # absolute message time
     after: str | None = None  # or a duration after the previous turn (default 5s)
@@ -138,6 +140,7 @@ class TestTurn(Strict):
 
 
 class TestCase(Strict):
+    __test__ = False  # not a pytest test class
     name: str
     customer: dict[str, Any] = Field(default_factory=dict)
     channel: str = "test"
@@ -181,6 +184,7 @@ class RulesetSpec(Strict):
     settings: RulesetSettings = Field(default_factory=RulesetSettings)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     intents: dict[str, IntentDef] = Field(default_factory=dict)
+    intents_csv: str | list[str] | None = None  # read by the checker; examples land in ParsedRuleset
     entities: dict[str, EntityDef] = Field(default_factory=dict)
     slots: dict[str, SlotDef] = Field(default_factory=dict)
     replies: dict[str, ReplyDef] = Field(default_factory=dict)

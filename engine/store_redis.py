@@ -285,21 +285,25 @@ class RedisLock:
         self._conversation_id = conversation_id
         self._keys = store.keys(conversation_id)
         self._token = secrets.token_hex(16)
-        self.fence: int | None = None
 
     async def __aenter__(self) -> int:
         store = self._store
         deadline = time.monotonic() + store.acquire_timeout
         delay = 0.002
         while True:
-            with _translate():
-                fence = await store._acquire(
-                    keys=[self._keys.lock, self._keys.fence],
-                    args=[self._token, _ms(store.lock_ttl), store._fence_ttl_ms],
-                )
+            try:
+                with _translate():
+                    fence = await store._acquire(
+                        keys=[self._keys.lock, self._keys.fence],
+                        args=[self._token, _ms(store.lock_ttl), store._fence_ttl_ms],
+                    )
+            except asyncio.CancelledError:
+                # the server may have granted the lock before the reply was lost:
+                # hand it back rather than wedge the conversation for lock_ttl
+                await asyncio.shield(self._release())
+                raise
             if fence:
-                self.fence = int(fence)
-                return self.fence
+                return int(fence)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise Conflict(
@@ -318,19 +322,22 @@ class RedisLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            with _translate():
-                released = await self._store._release(keys=[self._keys.lock], args=[self._token])
-        except ServiceUnavailable as err:
-            # the lock expires by itself; failing a finished turn would not help
-            log.warning("could not release lock of %r: %s", self._conversation_id, err)
-            return
-        if not released:
+        if await self._release() is False:
             log.warning(
                 "lock of %r expired before release: the turn outlived lock_ttl=%gs",
                 self._conversation_id,
                 self._store.lock_ttl,
             )
+
+    async def _release(self) -> bool | None:
+        """Compare-and-delete: False when no longer the owner, None when Redis is unreachable."""
+        try:
+            with _translate():
+                return bool(await self._store._release(keys=[self._keys.lock], args=[self._token]))
+        except ServiceUnavailable as err:
+            # the lock expires by itself; failing a finished turn would not help
+            log.warning("could not release lock of %r: %s", self._conversation_id, err)
+            return None
 
 
 class RedisStore:
@@ -462,7 +469,9 @@ class RedisStore:
         """Erase the user's conversations, transcripts and results; one conversation at a time.
 
         Each conversation is erased under its lock, so no turn is half-way through
-        it; a conversation now saved under another user id is left alone.
+        it; a conversation now saved under another user id is left alone. A
+        conversation busy past acquire_timeout raises Conflict(conversation_busy)
+        after the ones before it are erased: calling again finishes the job.
         """
         if user_id == ANONYMOUS:
             raise InputError(

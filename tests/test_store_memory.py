@@ -1,0 +1,161 @@
+"""The ConversationStore contract (engine/store.py), run against MemoryStore and RedisStore.
+
+Written once, parametrised over both stores: anything the pipeline may rely on
+belongs here, store-specific behaviour in test_store_redis.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from frontdesk.store import ConversationStore, MemoryStore
+from frontdesk.store_redis import RedisStore
+from frontdesk.types import ConversationState
+
+pytestmark = pytest.mark.anyio
+
+LIMIT = 5
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[ConversationStore]:
+    if request.param == "memory":
+        yield MemoryStore(transcript_limit=LIMIT)
+        return
+    redis_store = RedisStore.from_url(request.getfixturevalue("fresh_redis_url"), transcript_limit=LIMIT)
+    yield redis_store
+    await redis_store.aclose()
+
+
+def full_state(conversation_id: str, user_id: str = "u1") -> ConversationState:
+    return ConversationState(
+        conversation_id=conversation_id,
+        user_id=user_id,
+        status="handed_off",
+        turn=3,
+        slots={"order_id": "202401010001", "items": [1, 2.5, None, True], "nested": {"k": "值"}},
+        expecting="order_id",
+        reask_count=1,
+        last_intent="order_status",
+        rule_memory={"repeated-anger": [1700000000.5, 1700000060.25]},
+        history=[{"role": "user", "text": "我的订单到哪了"}],
+        tags=["vip"],
+        created_at=1700000000.0,
+        updated_at=1700000100.0,
+    )
+
+
+async def test_load_missing_is_none(store: ConversationStore) -> None:
+    assert await store.load("nope") is None
+
+
+async def test_save_load_round_trip_keeps_every_field(store: ConversationStore) -> None:
+    state = full_state("c1")
+    await store.save(state)
+    loaded = await store.load("c1")
+    assert loaded == state
+    assert loaded is not state
+
+
+async def test_save_overwrites(store: ConversationStore) -> None:
+    await store.save(full_state("c1"))
+    changed = full_state("c1")
+    changed.turn = 4
+    changed.slots = {}
+    await store.save(changed)
+    assert await store.load("c1") == changed
+
+
+async def test_transcript_keeps_order_and_is_capped(store: ConversationStore) -> None:
+    assert await store.transcript("c1") == []
+    for i in range(LIMIT + 3):
+        await store.append_transcript("c1", {"i": i, "text": f"第{i}条"})
+    entries = await store.transcript("c1")
+    assert [e["i"] for e in entries] == list(range(3, LIMIT + 3))
+    assert entries[-1]["text"] == f"第{LIMIT + 2}条"
+    assert await store.transcript("c2") == []
+
+
+async def test_results_are_per_conversation_and_message(store: ConversationStore) -> None:
+    assert await store.get_result("c1", "m1") is None
+    await store.put_result("c1", "m1", {"reply": "a", "actions": ["handoff"]})
+    await store.put_result("c1", "m2", {"reply": "b"})
+    await store.put_result("c2", "m1", {"reply": "c"})
+    assert await store.get_result("c1", "m1") == {"reply": "a", "actions": ["handoff"]}
+    assert await store.get_result("c1", "m2") == {"reply": "b"}
+    assert await store.get_result("c2", "m1") == {"reply": "c"}
+    assert await store.get_result("c2", "m2") is None
+
+
+async def test_lock_yields_increasing_fences(store: ConversationStore) -> None:
+    fences = []
+    for _ in range(3):
+        async with store.lock("c1") as fence:
+            fences.append(fence)
+    assert all(isinstance(f, int) for f in fences)
+    assert fences == sorted(set(fences))
+
+
+async def test_lock_serialises_turns_of_one_conversation(store: ConversationStore) -> None:
+    # each task reads, yields to the others, then writes: without mutual
+    # exclusion increments are lost and the final count is below 20
+    async def turn() -> None:
+        async with store.lock("c1"):
+            state = await store.load("c1") or ConversationState("c1", user_id="u1")
+            await asyncio.sleep(0.001)
+            state.turn += 1
+            await store.save(state)
+
+    await asyncio.gather(*(turn() for _ in range(20)))
+    loaded = await store.load("c1")
+    assert loaded is not None and loaded.turn == 20
+
+
+async def test_locks_of_different_conversations_are_independent(
+    store: ConversationStore,
+) -> None:
+    async def nested() -> None:
+        async with store.lock("c1"), store.lock("c2"):
+            pass
+
+    await asyncio.wait_for(nested(), timeout=5)
+
+
+async def test_lock_is_released_when_the_turn_fails(store: ConversationStore) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.lock("c1"):
+            raise RuntimeError("turn failed")
+
+    async def next_turn() -> None:
+        async with store.lock("c1"):
+            pass
+
+    await asyncio.wait_for(next_turn(), timeout=5)
+
+
+async def test_erase_user_removes_only_that_user(store: ConversationStore) -> None:
+    for cid, user in [("a1", "alice"), ("a2", "alice"), ("b1", "bob")]:
+        await store.save(full_state(cid, user))
+        await store.append_transcript(cid, {"text": f"hi from {user}"})
+        await store.put_result(cid, "m1", {"reply": "x"})
+    await store.put_result("a1", "m2", {"reply": "y"})
+
+    counts = await store.erase_user("alice")
+
+    assert counts == {"conversations": 2, "transcripts": 2, "results": 3}
+    for cid in ("a1", "a2"):
+        assert await store.load(cid) is None
+        assert await store.transcript(cid) == []
+        assert await store.get_result(cid, "m1") is None
+    assert await store.get_result("a1", "m2") is None
+    assert await store.load("b1") == full_state("b1", "bob")
+    assert await store.transcript("b1") == [{"text": "hi from bob"}]
+    assert await store.get_result("b1", "m1") == {"reply": "x"}
+    assert await store.erase_user("alice") == {"conversations": 0, "transcripts": 0, "results": 0}
+
+
+async def test_ping(store: ConversationStore) -> None:
+    assert await store.ping() is True
