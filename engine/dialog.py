@@ -4,8 +4,9 @@ When a rule `expect`s a slot, the next message is read as the answer: if it
 carries the slot's entity, the slot is filled and the intent of the asking turn
 carries over (a bare "123456789012" continues `order_status`). If it does not,
 the re-ask counter grows; past the ruleset's `reask_limit` the turn gets
-`session.reask_exhausted: true` and the expectation is dropped. A confident new
-intent also drops it: the customer changed the subject.
+`session.reask_exhausted: true` and the expectation is dropped. Only an intent
+the classifier is sure of (`settings.topic_change_threshold`) changes the topic
+while a slot is expected.
 """
 
 from __future__ import annotations
@@ -31,18 +32,21 @@ def track_expectation(turn: Turn, filled: list[str]) -> None:
     expecting = state.expecting
     if expecting is None:
         return
+    settings = turn.ruleset.spec.settings
     if expecting in filled:
         state.expecting, state.reask_count = None, 0
-        if intent.name in (None, OUT_OF_SCOPE) and state.last_intent:
+        sure_of_new_topic = intent.name != OUT_OF_SCOPE and intent.confidence >= settings.topic_change_threshold
+        if state.last_intent and not sure_of_new_topic:
             intent.name, intent.source = state.last_intent, "carried"
         return
-    if intent.name not in (None, OUT_OF_SCOPE) and intent.name != state.last_intent:
-        state.expecting, state.reask_count = None, 0
-        return
+    if intent.name != OUT_OF_SCOPE and intent.name != state.last_intent:
+        if intent.confidence >= settings.topic_change_threshold:
+            state.expecting, state.reask_count = None, 0
+            return
     state.reask_count += 1
-    if state.reask_count > turn.ruleset.spec.settings.reask_limit:
+    if state.reask_count > settings.reask_limit:
         turn.flags["reask_exhausted"] = True
         state.expecting, state.reask_count = None, 0
-    elif intent.name in (None, OUT_OF_SCOPE) and state.last_intent:
+    elif state.last_intent:
         # still on the same question: keep the topic so the re-ask rule matches
         intent.name, intent.source = state.last_intent, "carried"

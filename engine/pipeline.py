@@ -77,14 +77,14 @@ class Engine:
         cid = message.conversation_id
         if (done := await self.store.get_result(cid, message.message_id)) is not None:
             return done
-        async with self.store.lock(cid):
+        async with self.store.lock(cid) as fence:
             if (done := await self.store.get_result(cid, message.message_id)) is not None:
                 return done  # a retry that waited for the first attempt's lock
             state = await self.store.load(cid) or ConversationState(cid, user_id=message.user_id)
             turn = Turn(message=message, state=state, ruleset=ruleset)
             await self.run_stages(turn)
             state.updated_at = time.time()
-            await self.store.save(state)
+            await self.store.save(state, fence=fence)
             await self.store.append_transcript(cid, transcript_entry(turn))
             result = turn_result(turn)
             await self.store.put_result(cid, message.message_id, result)

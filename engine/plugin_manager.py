@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "frontdesk.plugins.understanding",
     "frontdesk.plugins.rules_decision",
     "frontdesk.plugins.core_actions",
+    "frontdesk.plugins.pii_recognizers",
 )
 
 ENTRY_POINT_GROUP = "frontdesk"
@@ -49,6 +50,7 @@ class Registry:
     emotion_detectors: dict[str, Callable[..., Any]] = field(default_factory=dict)
     actions: dict[str, ActionSpec] = field(default_factory=dict)
     reply_renderers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    pii_recognizers: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 def _short_name(plugin: object, pm: pluggy.PluginManager) -> str:
@@ -118,6 +120,7 @@ def collect_registry(pm: pluggy.PluginManager) -> Registry:
     pm.hook.register_emotion_detectors(register=registrar(reg.emotion_detectors, "emotion detector"))
     pm.hook.register_actions(register=register_action)
     pm.hook.register_reply_renderers(register=registrar(reg.reply_renderers, "reply renderer"))
+    pm.hook.register_pii_recognizers(register=registrar(reg.pii_recognizers, "PII recognizer"))
     return reg
 
 

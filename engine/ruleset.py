@@ -11,6 +11,7 @@ import hashlib
 import json
 import pickle
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -79,6 +80,15 @@ def _content_digest(parsed: ParsedRuleset) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def _trainer_fingerprint(factory: Any) -> str:
+    """Changes whenever the trainer's code or the library versions do, so stale caches are ignored."""
+    import sklearn
+
+    module = sys.modules.get(getattr(factory, "__module__", ""), None)
+    source = Path(module.__file__).read_bytes() if module and getattr(module, "__file__", None) else b""
+    return f"{frontdesk.__version__}:{sklearn.__version__}:{hashlib.sha256(source).hexdigest()[:16]}"
+
+
 def _train_classifier(name: str, registry: Registry, examples: list[tuple[str, str]]) -> IntentClassifier:
     factory = registry.intent_classifiers.get(name)
     if factory is None:
@@ -86,9 +96,7 @@ def _train_classifier(name: str, registry: Registry, examples: list[tuple[str, s
             f"no intent classifier named {name!r}",
             hint=f"installed: {', '.join(registry.intent_classifiers) or 'none'}",
         )
-    import sklearn  # the cache key must change when the trainer does
-
-    key = json.dumps([name, frontdesk.__version__, sklearn.__version__, sorted(examples)], ensure_ascii=False)
+    key = json.dumps([name, _trainer_fingerprint(factory), sorted(examples)], ensure_ascii=False)
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     cache = get_settings().cache_dir / "classifiers" / f"{digest}.pkl"
     try:

@@ -492,7 +492,8 @@ class Checker:
         actions: dict[str, list[tuple[str, Any]]] = {}
         seen: dict[str, int] = {}
         for index, rule in enumerate(spec.rules):
-            if rule.id in seen:
+            duplicate = rule.id in seen
+            if duplicate:  # still check its body, so every problem shows in one run
                 self.report(
                     "rules",
                     index,
@@ -501,13 +502,15 @@ class Checker:
                     f"rule id `{rule.id}` is used twice",
                     "rule ids must be unique in a ruleset",
                 )
-                continue
-            seen[rule.id] = index
+            seen.setdefault(rule.id, index)
             doc, base = self.at("rules", index)
             node, problems = parse_when(rule.when, (*base, "when"), cat)
             for p in problems:
                 self.problems.append(doc.problem(p.where, p.code, p.message, p.hint))
-            actions[rule.id] = self._actions(spec, rule.then, doc, (*base, "then"))
+            rule_actions = self._actions(spec, rule.then, doc, (*base, "then"))
+            if duplicate:
+                continue
+            actions[rule.id] = rule_actions
             if rule.enabled:
                 rules.append(CompiledRule(rule.id, rule.priority, index, node))
         return rules, actions
@@ -515,7 +518,9 @@ class Checker:
     def _actions(self, spec: RulesetSpec, then: list[Any], doc: SourceDoc, base: PathKey) -> list[tuple[str, Any]]:
         out = []
         for i, item in enumerate(then):
-            if isinstance(item, str):
+            if isinstance(item, str) and item not in self.registry.actions and item in spec.replies:
+                name, params, where = "reply", item, (*base, i)  # a bare reply name means `reply: name`
+            elif isinstance(item, str):
                 name, params, where = item, None, (*base, i)
             elif len(item) == 1:
                 name, params = next(iter(item.items()))

@@ -63,6 +63,8 @@ class RulesetSettings(Strict):
     history_window: int = Field(10, ge=0, le=200)
     max_message_length: int = Field(4000, ge=1, le=1_000_000)
     reask_limit: int = Field(2, ge=0, le=10)
+    # while a slot is expected, only an intent this sure changes the topic
+    topic_change_threshold: float = Field(0.8, ge=0.0, le=1.0)
     fallback_reply: str | None = None
 
 

@@ -14,13 +14,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+from frontdesk.errors import InputError
 from frontdesk.types import ConversationState
 
 
 class ConversationStore(Protocol):
     async def load(self, conversation_id: str) -> ConversationState | None: ...
 
-    async def save(self, state: ConversationState) -> None: ...
+    async def save(self, state: ConversationState, *, fence: int | None = None) -> None:
+        """With the fence `lock` yielded, raise Conflict(code="conversation_lock_lost") if the
+        lock was granted to someone else since."""
+
+    async def aclose(self) -> None: ...
 
     async def append_transcript(self, conversation_id: str, entry: dict[str, Any]) -> None: ...
 
@@ -56,7 +61,8 @@ class MemoryStore:
             return None
         return ConversationState.from_dict(item[1])
 
-    async def save(self, state: ConversationState) -> None:
+    async def save(self, state: ConversationState, *, fence: int | None = None) -> None:
+        # in-process locks never expire, so a fence can never be stale here
         self._states[state.conversation_id] = (time.time() + self.state_ttl, state.to_dict())
 
     async def append_transcript(self, conversation_id: str, entry: dict[str, Any]) -> None:
@@ -83,6 +89,12 @@ class MemoryStore:
             self._locks.pop(conversation_id, None)
 
     async def erase_user(self, user_id: str) -> dict[str, int]:
+        if user_id == "anonymous":
+            raise InputError(
+                "the anonymous user cannot be erased",
+                code="erase_anonymous",
+                hint="erase by the user id the channel sent",
+            )
         ids = [cid for cid, (_, s) in self._states.items() if s.get("user_id") == user_id]
         for cid in ids:
             self._states.pop(cid, None)
@@ -94,3 +106,6 @@ class MemoryStore:
 
     async def ping(self) -> bool:
         return True
+
+    async def aclose(self) -> None:
+        return None

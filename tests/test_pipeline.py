@@ -1,0 +1,133 @@
+"""Turns through the whole pipeline (understand -> decide -> act) on the fixture ruleset."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from frontdesk.bootstrap import build_engine
+from frontdesk.errors import PayloadTooLarge
+from frontdesk.store import MemoryStore
+from frontdesk.types import Message
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mini"
+MONDAY_10 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # London is UTC in January
+SATURDAY_10 = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return build_engine([FIXTURE])
+
+
+def say(engine, text, conversation="c", at=MONDAY_10, **kw):
+    return asyncio.run(engine.handle(Message(text, conversation_id=conversation, timestamp=at, **kw)))
+
+
+def test_slot_is_asked_for_then_filled_and_the_topic_carries_over(engine):
+    first = say(engine, "where is my order", "slots")
+    assert first["reply"]["template"] == "ask_order_id"
+    second = say(engine, "it is 12345678", "slots")
+    assert second["intent"]["name"] == "order_status"
+    assert second["slots"] == {"order_id": "12345678"}
+    assert second["reply"]["text"] == "Order 12345678 is being processed."
+    assert second["explain"]["intent"]["source"] == "carried"
+
+
+def test_reask_limit_exhausted_hands_off(engine):
+    say(engine, "where is my order", "reask")
+    say(engine, "hmm", "reask")  # re-ask 1 (limit 1)
+    third = say(engine, "no idea", "reask")
+    assert third["handoff"]["queue"] == "general"
+    assert "gave-up" in [r["id"] for r in third["explain"]["rules"]]
+
+
+def test_window_rule_counts_within_the_duration_only(engine):
+    def complaints(conversation, gaps):
+        at, results = MONDAY_10, []
+        for gap in gaps:
+            at += timedelta(minutes=gap)
+            results.append(say(engine, "this is terrible service", conversation, at=at))
+        return [[a["type"] for a in r["actions"]] for r in results]
+
+    assert complaints("w1", [0, 1, 1]) == [[], [], ["ticket"]]
+    assert complaints("w2", [0, 6, 6]) == [[], [], []]  # the first fell out of the 10 minutes
+    assert complaints("w3", [0, 1, 1, 1, 1, 1]) == [[], [], ["ticket"], [], [], ["ticket"]]  # resets
+
+
+def test_rule_memory_lives_in_the_store_not_the_engine():
+    store = MemoryStore()
+    first = build_engine([FIXTURE], store=store)
+    say(first, "this is terrible service", "mem")
+    say(first, "this is terrible service", "mem", at=MONDAY_10 + timedelta(minutes=1))
+    for i in range(1100):  # more conversations than durable-rules keeps sessions for
+        say(first, "hello", f"other-{i}")
+    restarted = build_engine([FIXTURE], store=store)
+    third = say(restarted, "this is terrible service", "mem", at=MONDAY_10 + timedelta(minutes=2))
+    assert [a["type"] for a in third["actions"]] == ["ticket"]
+
+
+def test_business_hours_decide_between_rules(engine):
+    open_ = say(engine, "talk to a human", "bh1", at=MONDAY_10)
+    closed = say(engine, "talk to a human", "bh2", at=SATURDAY_10)
+    assert open_["reply"]["template"] == "handoff_open" and open_["handoff"]["queue"] == "general"
+    assert closed["reply"]["template"] == "handoff_closed" and closed["handoff"] is None
+    assert [a["type"] for a in closed["actions"]] == ["ticket"]
+
+
+def test_priority_and_stop_resolve_conflicts(engine):
+    result = say(engine, "I want to complain, this is unacceptable", "vip", customer={"level": "VIP"})
+    assert [r["id"] for r in result["explain"]["rules"]] == ["vip-complaint"]
+    assert {s["rule"] for s in result["explain"]["suppressed"]} == {"complaint", "repeated-complaint"}
+    assert result["handoff"] == {"queue": "vip", "priority": "high", "rule": "vip-complaint"}
+    assert [a["type"] for a in result["actions"]] == ["handoff", "tag"]
+
+
+def test_text_rules_match_with_python_regular_expressions(engine):
+    anonymous = say(engine, "please cancel it", "rx1")
+    named = say(engine, "please cancel it", "rx2", customer={"name": "Ann"})
+    assert anonymous["reply"]["text"] == "Cancellation noted for you."
+    assert named["reply"]["text"] == "Cancellation noted for Ann."
+
+
+def test_out_of_scope_gets_the_fallback(engine):
+    result = say(engine, "what is the capital of peru", "oos")
+    assert result["intent"]["name"] == "out_of_scope"
+    assert result["reply"] == {"text": "Sorry, I did not get that.", "template": "fallback", "source": "fallback"}
+
+
+def test_same_message_id_returns_the_same_result_once(engine):
+    first = say(engine, "this is terrible service", "idem", message_id="m-1")
+    again = say(engine, "this is terrible service", "idem", message_id="m-1")
+    assert again == first
+    transcript = asyncio.run(engine.store.transcript("idem"))
+    assert len(transcript) == 1
+
+
+def test_explain_shows_candidates_matches_and_timings(engine):
+    result = say(engine, "where is my package", "ex")
+    explain = result["explain"]
+    assert explain["intent"]["candidates"][0]["name"] == "order_status"
+    assert len(explain["intent"]["candidates"]) == 3
+    assert explain["rules"][0]["matched"] == {"intent": "order_status", "slots.order_id": None}
+    assert set(explain["timings_us"]) == {"understand", "decide", "act"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "😀😀😀", "\ud800 lone surrogate", "ctrl\x00\x01\x1b[31m", "混合 mixed スクリプト عربى", "a" * 3999],
+)
+def test_any_text_gives_a_result(engine, text):
+    result = say(engine, text, "weird")
+    assert result["reply"] is not None
+    assert isinstance(result["intent"]["name"], str)
+
+
+def test_overlong_text_is_a_clear_error(engine):
+    with pytest.raises(PayloadTooLarge) as info:
+        say(engine, "a" * 100_000, "long")
+    assert info.value.code == "message_too_long"
+    assert "max_message_length" in info.value.hint
