@@ -39,10 +39,10 @@ def track_expectation(turn: Turn, filled: list[str]) -> None:
         if state.last_intent and not sure_of_new_topic:
             intent.name, intent.source = state.last_intent, "carried"
         return
-    if intent.name != OUT_OF_SCOPE and intent.name != state.last_intent:
-        if intent.confidence >= settings.topic_change_threshold:
-            state.expecting, state.reask_count = None, 0
-            return
+    changed_topic = intent.name not in (OUT_OF_SCOPE, state.last_intent)
+    if changed_topic and intent.confidence >= settings.topic_change_threshold:
+        state.expecting, state.reask_count = None, 0
+        return
     state.reask_count += 1
     if state.reask_count > settings.reask_limit:
         turn.flags["reask_exhausted"] = True
