@@ -28,6 +28,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "frontdesk.plugins.rules_decision",
     "frontdesk.plugins.core_actions",
     "frontdesk.plugins.pii_recognizers",
+    "frontdesk.adapters.openai_compat",
+    "frontdesk.adapters.anthropic",
 )
 
 ENTRY_POINT_GROUP = "frontdesk"
@@ -51,6 +53,7 @@ class Registry:
     actions: dict[str, ActionSpec] = field(default_factory=dict)
     reply_renderers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     pii_recognizers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    models: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 def _short_name(plugin: object, pm: pluggy.PluginManager) -> str:
@@ -121,6 +124,7 @@ def collect_registry(pm: pluggy.PluginManager) -> Registry:
     pm.hook.register_actions(register=register_action)
     pm.hook.register_reply_renderers(register=registrar(reg.reply_renderers, "reply renderer"))
     pm.hook.register_pii_recognizers(register=registrar(reg.pii_recognizers, "PII recognizer"))
+    pm.hook.register_models(register=registrar(reg.models, "model vendor"))
     return reg
 
 

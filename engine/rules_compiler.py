@@ -144,7 +144,7 @@ def compile_rules(rules: list[CompiledRule]) -> CompiledRules:
     marker = {TURN_MARKER[0]: TURN_MARKER[1]}
     for rule in rules:
         body = builder.expr(rule.node, rule.id in flat)
-        condition = marker if body == marker else {"$and": [marker, body]}
+        condition = marker if body == marker else {"$and": [body, marker]}
         builder.out.definition[rule.id] = {"pri": ranks[rule.priority], "all": [{"m": condition}]}
         builder.out.rules[rule.id] = rule
     builder.out.definition[CATCH_ALL] = {"pri": len(ranks) + 1, "all": [{"m": marker}]}

@@ -27,6 +27,7 @@ class Message:
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
     customer: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    trace_id: str | None = None  # the request that carried it; kept in the result a retry gets back
 
 
 @dataclass
@@ -154,7 +155,7 @@ class IntentClassifier(Protocol):
 
 
 IntentClassifierFactory = Callable[[list[tuple[str, str]]], IntentClassifier]
-EntityRecognizer = Callable[[str], list[Entity]]
+EntityRecognizer = Callable[[str, datetime], list[Entity]]  # (text, message time)
 EmotionDetector = Callable[[str, str], Emotion]  # (text, language)
 # built from the ruleset's own cue phrases: {"negative": [...], "anger": [...], ...}
 EmotionDetectorFactory = Callable[[dict[str, list[str]]], EmotionDetector]

@@ -1,0 +1,120 @@
+"""The answer cache: an in-process LRU in front of an optional shared Redis.
+
+Keyed by tenant, ruleset version, tier, the request's customer scope (when the
+answer is customer-specific, so it is never served to another customer), the
+options that change the answer, and the normalised prompt. Prompts reach the
+cache masked, as they reach the vendor. Redis failures make a miss, never a
+failed turn: the cache is an optimisation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import time
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from frontdesk.llm_types import ChatRequest, ChatResponse, Usage
+
+log = logging.getLogger(__name__)
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width forms fold to ASCII) and collapsed whitespace; case is kept."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+class AnswerCache:
+    def __init__(
+        self,
+        *,
+        ttl: float = 3600.0,
+        max_entries: int = 10_000,
+        redis: Any = None,  # a redis.asyncio client, shared by the workers
+        prefix: str = "fd:llm:",
+        redis_timeout: float = 0.1,  # a slow Redis must not slow the turn: past this, a miss
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ttl = ttl
+        self.redis_timeout = redis_timeout
+        self.max_entries = max_entries
+        self.redis = redis
+        self.prefix = prefix
+        self._clock = clock
+        self._lru: OrderedDict[str, tuple[float, ChatResponse]] = OrderedDict()
+
+    def key(self, req: ChatRequest, *, tenant: str, ruleset_version: str, tier: str) -> str:
+        material = json.dumps(
+            [
+                ruleset_version,
+                tier,
+                req.customer_scope,
+                req.json_mode,
+                req.max_tokens,
+                req.temperature,
+                list(req.stop),
+                [[m.role, normalize(m.content)] for m in req.messages],
+            ],
+            ensure_ascii=False,
+        )
+        # tenant stays readable in the key so an operator can purge one tenant
+        return f"{self.prefix}{tenant}:{hashlib.sha256(material.encode()).hexdigest()}"
+
+    async def get(self, key: str) -> ChatResponse | None:
+        now = self._clock()
+        item = self._lru.get(key)
+        if item is not None:
+            if item[0] > now:
+                self._lru.move_to_end(key)
+                return item[1]
+            del self._lru[key]
+        if self.redis is None:
+            return None
+        try:
+            async with asyncio.timeout(self.redis_timeout):
+                raw = await self.redis.get(key)
+        except (RedisError, OSError, TimeoutError) as exc:  # any Redis trouble is a miss
+            log.warning("answer cache: redis get failed: %s", type(exc).__name__)
+            return None
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            expires_at = float(data.pop("expires_at"))
+            data["usage"] = Usage(**data["usage"])
+            resp = ChatResponse(**{**data, "cached": True})
+        except (ValueError, TypeError, KeyError):
+            return None
+        if expires_at <= now:
+            return None
+        self._remember(key, expires_at, resp)
+        return resp
+
+    async def set(self, key: str, resp: ChatResponse) -> None:
+        expires_at = self._clock() + self.ttl
+        resp = dataclasses.replace(resp, cached=True)
+        self._remember(key, expires_at, resp)
+        if self.redis is None:
+            return
+        value = json.dumps({**dataclasses.asdict(resp), "expires_at": expires_at}, ensure_ascii=False)
+        try:
+            async with asyncio.timeout(self.redis_timeout):
+                await self.redis.set(key, value, px=max(1, int(self.ttl * 1000)))
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("answer cache: redis set failed: %s", type(exc).__name__)
+
+    def _remember(self, key: str, expires_at: float, resp: ChatResponse) -> None:
+        self._lru[key] = (expires_at, resp)
+        self._lru.move_to_end(key)
+        while len(self._lru) > self.max_entries:
+            self._lru.popitem(last=False)

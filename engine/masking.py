@@ -1,0 +1,276 @@
+"""Reversible masking of personal data, per-type policy, and the output leak scan.
+
+`Masker.mask` swaps what the recognizers find for placeholders such as ⟨PHONE_1⟩
+and keeps the originals in a vault (one per turn); `unmask` puts back the types a
+policy allows; `scan_output` masks personal data in model output that is not the
+customer's own. Guarantees, tested as properties:
+
+- the same original gets the same placeholder within one vault;
+- masking masked text changes nothing (placeholders and masks are never detected);
+- `unmask(mask(x).text, vault) == x` when every type's policy is "placeholder".
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal, NamedTuple, get_args
+
+from frontdesk.errors import ConfigError, PluginError
+from frontdesk.types import Entity
+
+Policy = Literal["placeholder", "redact", "keep_last4", "keep"]
+POLICIES: tuple[str, ...] = get_args(Policy)
+Recognizer = Callable[[str], list[Entity]]
+
+# When two detections cover the same span, the earlier type here wins: checksummed and
+# format-specific types before generic ones. Types not listed rank after all of these.
+DEFAULT_PRECEDENCE: tuple[str, ...] = (
+    "id_number",
+    "bank_card",
+    "iban",
+    "ssn",
+    "email",
+    "ip_address",
+    "phone",
+    "landline",
+    "passport",
+    "license_plate",
+    "phone_intl",
+    "address",
+    "person",
+)
+
+REDACTED = "***"
+# Canonical ⟨TYPE_N⟩, plus the <TYPE_N> and spaced variants a model may write back.
+_PLACEHOLDER = re.compile(r"[⟨<] ?([A-Z][A-Z0-9_]{0,40})_([0-9]{1,6}) ?[⟩>]")
+# what masking leaves behind: placeholders, and the stars of "redact" and "keep_last4"
+_MASKED = re.compile(rf"{_PLACEHOLDER.pattern}|\*{{3,}}")
+
+
+@lru_cache(maxsize=256)
+def placeholder_tag(pii_type: str) -> str:
+    """The upper-case tag a type gets inside placeholders: "bank_card" -> "BANK_CARD"."""
+    return re.sub(r"[^A-Z0-9]+", "_", pii_type.upper()).strip("_") or "PII"
+
+
+class MaskedSpan(NamedTuple):
+    """Where, in the text given to `mask`, one detection was replaced."""
+
+    type: str
+    start: int
+    end: int
+
+
+@dataclass
+class MaskResult:
+    text: str
+    vault: dict[str, str] = field(default_factory=dict)  # placeholder -> original
+    spans: list[MaskedSpan] = field(default_factory=list)
+
+    @property
+    def types(self) -> list[str]:
+        """Masked types in order of first appearance (what an explain record may show)."""
+        return list(dict.fromkeys(span.type for span in self.spans))
+
+
+def resolve_overlaps(
+    entities: Iterable[Entity], precedence: Mapping[str, int], blocked: Iterable[tuple[int, int]] = ()
+) -> list[Entity]:
+    """Keep non-overlapping detections: the longest first, then the type ranked first in
+    `precedence`, then the leftmost. `blocked` spans (existing placeholders) keep everything off."""
+    unranked = len(precedence)
+    ordered = sorted(entities, key=lambda e: (e.start - e.end, precedence.get(e.type, unranked), e.start))
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in sorted(blocked):
+        starts.append(start)
+        ends.append(end)
+    kept: list[Entity] = []
+    for ent in ordered:
+        # kept spans are disjoint and sorted, so of those starting before our end the last one
+        # reaches furthest: it alone decides whether we overlap
+        i = bisect_left(starts, ent.end)
+        if i and ends[i - 1] > ent.start:
+            continue
+        starts.insert(i, ent.start)
+        ends.insert(i, ent.end)
+        kept.append(ent)
+    return sorted(kept, key=lambda e: e.start)
+
+
+def _keep_last4(pii_type: str, original: str) -> str:
+    chars = [ch for ch in original if ch.isalnum()]
+    if pii_type == "phone" and len(chars) >= 11:
+        return "".join(chars[-11:-8]) + "****" + "".join(chars[-4:])  # the mainland custom
+    # never show more than half: "****三" for a two-character name, "****1234" for a card
+    keep = min(4, len(chars) // 2)
+    return "****" + "".join(chars[len(chars) - keep :])
+
+
+class Masker:
+    """Masks what `recognizers` find, by type, following `policy` (type -> Policy)."""
+
+    def __init__(
+        self,
+        recognizers: Mapping[str, Recognizer],
+        policy: Mapping[str, str] | None = None,
+        *,
+        default: str = "placeholder",
+        precedence: Iterable[str] = DEFAULT_PRECEDENCE,
+    ) -> None:
+        policy = dict(policy or {})
+        for pii_type, value in [*policy.items(), ("(default)", default)]:
+            if value not in POLICIES:
+                raise ConfigError(
+                    f"masking policy {value!r} for {pii_type} is not one of {', '.join(POLICIES)}",
+                    code="masking_policy_invalid",
+                    hint="use placeholder (reversible), redact, keep_last4 or keep",
+                )
+        self.recognizers = dict(recognizers)
+        self.policy = policy
+        self.default = default
+        self.precedence = {name: rank for rank, name in enumerate(precedence)}
+        # recognizers whose type is kept as written are not even run
+        self._active = [(n, r) for n, r in self.recognizers.items() if self.policy_for(n) != "keep"]
+        self._filter_kept = default == "keep" or "keep" in policy.values()
+
+    def policy_for(self, pii_type: str) -> str:
+        return self.policy.get(pii_type, self.default)
+
+    def detect(self, text: str) -> list[Entity]:
+        """Every detection to mask, overlaps resolved, placeholders in `text` left alone."""
+        found: list[Entity] = []
+        size = len(text)
+        blocked = [m.span() for m in _MASKED.finditer(text)] if _may_hold_mask(text) else []
+        if blocked:
+            # Recognizers see earlier masks as inert letters of the same length: the word PHONE
+            # in ⟨PHONE_1⟩ must not cue a nearby number, and a number glued to a masked one must
+            # stay as undetectable as it was next to the original (which is what makes masking
+            # idempotent).
+            text = _MASKED.sub(lambda m: "q" * len(m.group()), text)
+        for name, recognizer in self._active:
+            try:
+                entities = recognizer(text)
+            except Exception as exc:  # a broken recognizer must not let data through unmasked
+                raise PluginError(
+                    f"PII recognizer {name!r} failed: {exc!r}",
+                    code="pii_recognizer_failed",
+                    hint="fix or disable the plugin that registers it",
+                ) from exc
+            for ent in entities:
+                if not 0 <= ent.start < ent.end <= size:
+                    raise PluginError(
+                        f"PII recognizer {name!r} returned span {ent.start}:{ent.end} "
+                        f"outside a text of {size} characters",
+                        code="pii_recognizer_failed",
+                    )
+            found += entities
+        if self._filter_kept:
+            found = [ent for ent in found if self.policy_for(ent.type) != "keep"]
+        return resolve_overlaps(found, self.precedence, blocked)
+
+    def mask(self, text: str, vault: dict[str, str] | None = None) -> MaskResult:
+        """Replace detections by policy. Pass the turn's `vault` to mask several texts with
+        consistent placeholders; it is extended in place and returned in the result."""
+        vault = {} if vault is None else vault
+        by_original = {(_tag_of(ph), original): ph for ph, original in vault.items()}
+        taken = _taken_numbers(text, vault)
+        out: list[str] = []
+        spans: list[MaskedSpan] = []
+        pos = 0
+        for ent in self.detect(text):
+            original = text[ent.start : ent.end]
+            how = self.policy_for(ent.type)
+            if how == "placeholder":
+                tag = placeholder_tag(ent.type)
+                replacement = by_original.get((tag, original))
+                if replacement is None:
+                    replacement = _new_placeholder(tag, taken)
+                    vault[replacement] = original
+                    by_original[(tag, original)] = replacement
+            elif how == "keep_last4":
+                replacement = _keep_last4(ent.type, original)
+            else:
+                replacement = REDACTED
+            out += (text[pos : ent.start], replacement)
+            spans.append(MaskedSpan(ent.type, ent.start, ent.end))
+            pos = ent.end
+        out.append(text[pos:])
+        return MaskResult("".join(out), vault, spans)
+
+    def scan_output(self, text: str, vault: Mapping[str, str]) -> MaskResult:
+        """Mask personal data in model output unless it is the customer's own (in `vault`).
+        Found data is hidden irreversibly: "placeholder" types are redacted, since the
+        customer must never see a placeholder nobody can restore."""
+        own_text = set(vault.values())
+        own_values = {
+            ent.value
+            for original in own_text
+            for recognizer in self.recognizers.values()
+            for ent in recognizer(original)
+        }
+        out: list[str] = []
+        spans: list[MaskedSpan] = []
+        pos = 0
+        for ent in self.detect(text):
+            original = text[ent.start : ent.end]
+            if original in own_text or ent.value in own_values:
+                continue
+            how = self.policy_for(ent.type)
+            replacement = _keep_last4(ent.type, original) if how == "keep_last4" else REDACTED
+            out += (text[pos : ent.start], replacement)
+            spans.append(MaskedSpan(ent.type, ent.start, ent.end))
+            pos = ent.end
+        out.append(text[pos:])
+        return MaskResult("".join(out), dict(vault), spans)
+
+
+def unmask(text: str, vault: Mapping[str, str], allow_types: Collection[str] | None = None) -> str:
+    """Put originals back for placeholders in `vault` whose type is in `allow_types` (all types
+    when None). Accepts the <PHONE_1> and spaced variants a model may write."""
+    if not vault or not _may_hold_placeholder(text):
+        return text
+    allowed = None if allow_types is None else {placeholder_tag(t) for t in allow_types}
+
+    def restore(m: re.Match[str]) -> str:
+        key = f"⟨{m.group(1)}_{m.group(2)}⟩"
+        if key in vault and (allowed is None or m.group(1) in allowed):
+            return vault[key]
+        return m.group()
+
+    return _PLACEHOLDER.sub(restore, text)
+
+
+def _may_hold_placeholder(text: str) -> bool:
+    return "⟨" in text or "<" in text
+
+
+def _may_hold_mask(text: str) -> bool:
+    return _may_hold_placeholder(text) or "***" in text
+
+
+def _tag_of(placeholder: str) -> str:
+    return placeholder[1:].rsplit("_", 1)[0]
+
+
+def _taken_numbers(text: str, vault: Mapping[str, str]) -> dict[str, set[int]]:
+    """Numbers already used per tag, in the vault or written in the text itself: a customer who
+    types "⟨PHONE_1⟩" literally must not have it restored into someone's number."""
+    taken: dict[str, set[int]] = {}
+    for source in (*vault, text) if _may_hold_placeholder(text) else vault:
+        for m in _PLACEHOLDER.finditer(source):
+            taken.setdefault(m.group(1), set()).add(int(m.group(2)))
+    return taken
+
+
+def _new_placeholder(tag: str, taken: dict[str, set[int]]) -> str:
+    used = taken.setdefault(tag, set())
+    n = len(used) + 1
+    while n in used:
+        n += 1
+    used.add(n)
+    return f"⟨{tag}_{n}⟩"

@@ -1,0 +1,91 @@
+"""One turn through understand + decide + act (no I/O): p50/p99 µs and turns/s on one core.
+
+    python ops/bench/bench_turn.py [--ruleset rulesets/shop-zh] [--turns 3000]
+
+Runs the sample ruleset as shipped, then the same ruleset with 200 extra rules
+(equalities, memberships, numeric comparisons, regular expressions, windows)
+to show how the decide stage scales. Pin it to one core with `taskset -c 0`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from frontdesk.bootstrap import build_engine
+from frontdesk.types import ConversationState, Message, Turn
+
+MESSAGES = {
+    "zh": ["我的订单到哪了", "快递怎么还没到", "你们真行,发错货还拖三天!", "我要退款", "转人工", "开发票", "你好"],
+    "en": ["where is my card", "I lost my card", "how do I transfer money", "this is ridiculous", "hello"],
+}
+
+
+def extra_rules(ruleset_dir: Path, count: int) -> str:
+    """`count` rules of mixed kinds, written as a second file of the ruleset."""
+    lines = ["rules:"]
+    for i in range(count):
+        kind = i % 5
+        when = [
+            f"{{customer.segment: seg{i}}}",
+            f"{{customer.level: {{in: [L{i}, M{i}, N{i}]}}}}",
+            f"{{customer.orders: {{gt: {i}}}, emotion: negative}}",
+            f"{{text: {{matches: 'kw{i}|词{i}'}}}}",
+            f"{{channel: ch{i}, intent.confidence: {{gte: 0.{i % 9 + 1}}}}}",
+        ][kind]
+        window = "\n    window: {count: 3, within: 10m}" if i % 20 == 0 else ""
+        lines.append(f"  - id: bench-{i}\n    when: {when}{window}\n    then: [{{tag: t{i}}}]")
+    return "\n".join(lines) + "\n"
+
+
+async def measure(engine, turns: int) -> list[float]:
+    ruleset = engine.ruleset(None)
+    texts = MESSAGES.get(ruleset.spec.language, MESSAGES["en"])
+    samples = []
+    for i in range(turns):
+        message = Message(texts[i % len(texts)], conversation_id=f"b{i % 50}", customer={"orders": i % 40})
+        turn = Turn(message=message, state=ConversationState(message.conversation_id), ruleset=ruleset)
+        start = time.perf_counter()
+        await engine.run_stages(turn)
+        samples.append((time.perf_counter() - start) * 1e6)
+    return samples
+
+
+def report(label: str, samples: list[float]) -> None:
+    samples = samples[len(samples) // 10 :]  # drop warm-up
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p99 = ordered[int(len(ordered) * 0.99) - 1]
+    per_second = 1e6 / statistics.fmean(ordered)
+    print(f"{label:<34} p50 {p50:7.1f} µs   p99 {p99:7.1f} µs   {per_second:8.0f} turns/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ruleset", type=Path, default=Path("rulesets/shop-zh"))
+    parser.add_argument("--turns", type=int, default=3000)
+    parser.add_argument("--extra-rules", type=int, default=200)
+    args = parser.parse_args()
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.turns} turns each")
+    engine = build_engine([args.ruleset])
+    report(
+        f"{engine.ruleset(None).name} ({len(engine.ruleset(None).rules())} rules)",
+        asyncio.run(measure(engine, args.turns)),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "bench"
+        shutil.copytree(args.ruleset, copy)
+        (copy / "bench-extra.yaml").write_text(extra_rules(copy, args.extra_rules), encoding="utf-8")
+        big = build_engine([copy])
+        total = len(big.ruleset(None).rules())
+        report(f"+{args.extra_rules} rules ({total} rules)", asyncio.run(measure(big, args.turns)))
+
+
+if __name__ == "__main__":
+    main()
