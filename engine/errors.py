@@ -9,6 +9,8 @@
     │   ├── NotFound                  the thing asked for does not exist (404)
     │   ├── Conflict                  the request clashes with current state (409)
     │   ├── PayloadTooLarge           body or message too large (413)
+    │   ├── UnsupportedMediaType      the body is not sent as JSON (415)
+    │   ├── InvalidRequest            the body does not match the schema (422)
     │   └── RateLimited               slow down (429)
     └── ServiceUnavailable            a backing service is down (503)
         └── VendorError               a model vendor failed (retryable or not)
@@ -100,6 +102,16 @@ class Conflict(InputError):
 class PayloadTooLarge(InputError):
     code = "payload_too_large"
     status = 413
+
+
+class UnsupportedMediaType(InputError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+class InvalidRequest(InputError):
+    code = "invalid_request"
+    status = 422
 
 
 class RateLimited(InputError):

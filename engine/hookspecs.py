@@ -44,6 +44,16 @@ def register_reply_renderers(register: Register) -> None:
 
 
 @hookspec
+def guard_input(turn: Turn) -> Any:
+    """Inspect the raw message before anything else reads it; set `turn.flags` (e.g. injection)."""
+
+
+@hookspec
+def mask(turn: Turn) -> Any:
+    """Fill `turn.masked_text` and `turn.vault`: what model vendors, transcripts and logs may see."""
+
+
+@hookspec
 def understand(turn: Turn) -> Any:
     """Fill in the turn's intent, entities, emotion and flags; every implementation runs, in plugin order."""
 
@@ -56,6 +66,11 @@ def decide(turn: Turn) -> Any:
 @hookspec
 def act(turn: Turn) -> Any:
     """Carry out `turn.actions`: render the reply, record hand-off, tickets, tags and slot changes."""
+
+
+@hookspec
+def guard_output(turn: Turn) -> Any:
+    """Check and fix `turn.reply` before it leaves: personal data, blocked terms, restored placeholders."""
 
 
 @hookspec

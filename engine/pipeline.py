@@ -1,7 +1,8 @@
 """One turn through the pipeline, top to bottom.
 
     check input -> de-duplicate (message_id) -> lock conversation -> load state
-    -> understand -> decide -> act -> save state, transcript -> respond
+    -> guard input -> mask -> understand -> decide -> act -> guard output
+    -> save state, transcript (masked) -> respond
 
 Each stage is a hook call, timed into the turn's `explain` record.
 """
@@ -21,7 +22,7 @@ from frontdesk.ruleset import Ruleset
 from frontdesk.store import ConversationStore
 from frontdesk.types import ConversationState, Message, Turn
 
-STAGES = ("understand", "decide", "act")
+STAGES = ("guard_input", "mask", "understand", "decide", "act", "guard_output")
 
 
 def clean_text(text: str) -> str:
@@ -83,6 +84,7 @@ class Engine:
             state = await self.store.load(cid) or ConversationState(cid, user_id=message.user_id)
             turn = Turn(message=message, state=state, ruleset=ruleset)
             await self.run_stages(turn)
+            remember(turn)
             state.updated_at = time.time()
             await self.store.save(state, fence=fence)
             await self.store.append_transcript(cid, transcript_entry(turn))
@@ -92,6 +94,7 @@ class Engine:
 
     async def run_stages(self, turn: Turn) -> None:
         turn.state.turn += 1
+        turn.masked_text = turn.message.text  # until a mask plugin says otherwise
         for stage in STAGES:
             started = time.perf_counter()
             hook: Callable[..., list[Any] | Awaitable[Any]] = getattr(self.pm.hook, stage)
@@ -99,12 +102,25 @@ class Engine:
             turn.explain.timings_us[stage] = round((time.perf_counter() - started) * 1e6, 1)
 
 
+def stored_reply(turn: Turn) -> str | None:
+    return turn.masked_reply if turn.masked_reply is not None else (turn.reply.text if turn.reply else None)
+
+
+def remember(turn: Turn) -> None:
+    """The conversation's history window, in its masked form."""
+    state = turn.state
+    if turn.intent.name and turn.intent.name != "out_of_scope":
+        state.last_intent = turn.intent.name
+    state.history.append({"user": turn.masked_text, "bot": stored_reply(turn), "intent": turn.intent.name})
+    del state.history[: -turn.ruleset.spec.settings.history_window or len(state.history)]
+
+
 def transcript_entry(turn: Turn) -> dict[str, Any]:
     return {
         "message_id": turn.message.message_id,
         "at": turn.message.timestamp.isoformat(),
-        "user": turn.message.text,
-        "bot": turn.reply.text if turn.reply else None,
+        "user": turn.masked_text,
+        "bot": stored_reply(turn),
         "intent": turn.intent.name,
         "actions": [a.type for a in turn.actions if _is_side_effect(turn, a.type)],
     }
@@ -141,6 +157,7 @@ def turn_result(turn: Turn) -> dict[str, Any]:
         ],
         "handoff": turn.handoff,
         "status": turn.state.status,
+        "trace_id": turn.message.trace_id,
         "explain": explain_record(turn),
     }
 

@@ -28,6 +28,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "frontdesk.plugins.rules_decision",
     "frontdesk.plugins.core_actions",
     "frontdesk.plugins.pii_recognizers",
+    "frontdesk.plugins.input_guard",
+    "frontdesk.plugins.pii_masking",
     "frontdesk.adapters.openai_compat",
     "frontdesk.adapters.anthropic",
 )

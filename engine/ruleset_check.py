@@ -27,7 +27,9 @@ from frontdesk.yaml_source import PathKey, SourceDoc, load_yaml
 LANGUAGES = ("zh", "en")
 MERGED_SECTIONS = ("intents", "entities", "slots", "replies", "emotion")
 LIST_SECTIONS = ("rules", "tests")
-HEADER_FIELDS = ("ruleset", "version", "language", "description", "settings", "business_hours", "intents_csv")
+HEADER_FIELDS = (
+    "ruleset", "version", "language", "description", "settings", "business_hours", "privacy", "intents_csv",
+)  # fmt: skip
 
 
 @dataclass
@@ -300,6 +302,7 @@ class Checker:
                 )
         replies = self._replies(spec, entities)
         self._settings(spec, replies)
+        self._privacy(spec, intents, replies)
         catalogue = Catalogue(intents, set(spec.slots), entities)
         rules, actions = self._rules(spec, catalogue)
         self._tests(spec, catalogue, replies)
@@ -486,6 +489,22 @@ class Checker:
                 f"unknown timezone {spec.business_hours.timezone!r}",
                 "use an IANA name such as Asia/Shanghai",
             )
+
+    def _privacy(self, spec: RulesetSpec, intents: set[str], replies: dict[str, Any]) -> None:
+        privacy, known = spec.privacy, set(self.registry.pii_recognizers)
+        named = [("mask", t) for t in privacy.mask] + [("restore", t) for t in privacy.restore]
+        named += [("by_intent", t) for policy in privacy.by_intent.values() for t in policy]
+        for where, pii_type in named:
+            if pii_type not in known:
+                self.report_header("privacy", "unknown-pii-type", f"{where}: no PII recognizer for `{pii_type}`",
+                                   _near(pii_type, known, f"known: {', '.join(sorted(known))}"))  # fmt: skip
+        for intent in privacy.by_intent:
+            if intent not in intents:
+                self.report_header("privacy", "unknown-intent", f"by_intent: unknown intent `{intent}`",
+                                   _near(intent, intents, ""))  # fmt: skip
+        if privacy.blocked_reply and privacy.blocked_reply not in replies:
+            self.report_header("privacy", "unknown-reply", f"blocked_reply `{privacy.blocked_reply}` is not declared",
+                               _near(privacy.blocked_reply, replies, "declare it under `replies:`"))  # fmt: skip
 
     def _rules(self, spec: RulesetSpec, cat: Catalogue) -> tuple[list[CompiledRule], dict[str, list[tuple[str, Any]]]]:
         rules: list[CompiledRule] = []

@@ -83,6 +83,20 @@ class BusinessHours(Strict):
         return value
 
 
+MaskPolicy = Literal["placeholder", "redact", "keep_last4", "keep"]
+
+
+class PrivacyDef(Strict):
+    """What personal data each destination sees; see rulesets/README.md "Privacy"."""
+
+    mask: dict[str, MaskPolicy] = Field(default_factory=dict)  # PII type -> policy (default placeholder)
+    by_intent: dict[str, dict[str, MaskPolicy]] = Field(default_factory=dict)  # stored views per intent
+    restore: list[str] = Field(default_factory=list)  # types put back in replies to the customer
+    injection_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    blocked_terms: list[str] = Field(default_factory=list)
+    blocked_reply: str | None = None  # reply sent instead of one containing a blocked term
+
+
 class WindowDef(Strict):
     count: int = Field(ge=2, le=1000)
     within: str
@@ -161,6 +175,7 @@ class RulesetFile(Strict):
     description: str | None = None
     settings: RulesetSettings | None = None
     business_hours: BusinessHours | None = None
+    privacy: PrivacyDef | None = None
     intents: dict[str, IntentDef | None] = Field(default_factory=dict)
     intents_csv: str | list[str] | None = None
     entities: dict[str, EntityDef] = Field(default_factory=dict)
@@ -185,6 +200,7 @@ class RulesetSpec(Strict):
     description: str = ""
     settings: RulesetSettings = Field(default_factory=RulesetSettings)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    privacy: PrivacyDef = Field(default_factory=PrivacyDef)
     intents: dict[str, IntentDef] = Field(default_factory=dict)
     intents_csv: str | list[str] | None = None  # read by the checker; examples land in ParsedRuleset
     entities: dict[str, EntityDef] = Field(default_factory=dict)

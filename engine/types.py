@@ -134,6 +134,10 @@ class Turn:
     entities: list[Entity] = field(default_factory=list)
     emotion: Emotion = field(default_factory=Emotion)
     flags: dict[str, Any] = field(default_factory=dict)
+    # what leaves the process (model prompts, transcripts, logs): placeholders instead of personal data
+    masked_text: str = ""
+    vault: dict[str, str] = field(default_factory=dict)  # placeholder -> original, this turn only
+    masked_reply: str | None = None  # the reply as transcripts store it
     facts: dict[str, Any] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
     reply: Reply | None = None

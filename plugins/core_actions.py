@@ -226,14 +226,3 @@ async def _act(turn: Turn) -> None:
     if turn.reply is None and fallback:
         turn.reply = render_template(turn, fallback)
         turn.reply.source = "fallback"
-    _remember(turn)
-
-
-def _remember(turn: Turn) -> None:
-    state = turn.state
-    if turn.intent.name and turn.intent.name != "out_of_scope":
-        state.last_intent = turn.intent.name
-    state.history.append(
-        {"user": turn.message.text, "bot": turn.reply.text if turn.reply else None, "intent": turn.intent.name}
-    )
-    del state.history[: -turn.ruleset.spec.settings.history_window or len(state.history)]

@@ -113,7 +113,7 @@ def test_explain_shows_candidates_matches_and_timings(engine):
     assert explain["intent"]["candidates"][0]["name"] == "order_status"
     assert len(explain["intent"]["candidates"]) == 3
     assert explain["rules"][0]["matched"] == {"intent": "order_status", "slots.order_id": None}
-    assert set(explain["timings_us"]) == {"understand", "decide", "act"}
+    assert set(explain["timings_us"]) == {"guard_input", "mask", "understand", "decide", "act", "guard_output"}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,79 @@
+"""Personal data: masked before anything leaves the process, checked again on the way out.
+
+- `mask`: every PII type the ruleset does not `keep` becomes a reversible
+  placeholder (⟨PHONE_1⟩) in `turn.masked_text`, the text model vendors see;
+  the originals stay in the turn's vault and die with the turn.
+- `guard_output`: the reply loses personal data that is not the customer's own
+  (a model can invent or leak it), blocked terms swap the reply for
+  `privacy.blocked_reply`, placeholders of `privacy.restore` types are put back
+  for the customer, and the stored views of message and reply follow the
+  ruleset's policy (`privacy.mask`, overridden per intent by `privacy.by_intent`):
+  placeholder, redact or keep_last4 — transcripts never hold originals.
+"""
+
+from __future__ import annotations
+
+from frontdesk.hookspecs import hookimpl
+from frontdesk.masking import Masker, unmask
+from frontdesk.types import Reply, Turn
+
+_MASKERS: dict[tuple[int, str], Masker] = {}
+
+
+def _masker(turn: Turn, policy: dict[str, str]) -> Masker:
+    """One Masker per ruleset and policy: recognizer set-up is not per-turn work."""
+    key = (id(turn.ruleset), repr(sorted(policy.items())))
+    masker = _MASKERS.get(key)
+    if masker is None:
+        masker = _MASKERS[key] = Masker(turn.ruleset.registry.pii_recognizers, policy)
+    return masker
+
+
+def _reversible(turn: Turn) -> dict[str, str]:
+    return {t: "keep" for t, p in turn.ruleset.spec.privacy.mask.items() if p == "keep"}
+
+
+def _stored(turn: Turn) -> dict[str, str]:
+    privacy = turn.ruleset.spec.privacy
+    policy = {t: p for t, p in privacy.mask.items()}
+    policy.update(privacy.by_intent.get(turn.intent.name or "", {}))
+    return policy
+
+
+@hookimpl
+def mask(turn: Turn) -> None:
+    result = _masker(turn, _reversible(turn)).mask(turn.message.text, turn.vault)
+    turn.masked_text = result.text
+    types = sorted({span.type for span in result.spans})
+    turn.flags["pii"] = bool(types)
+    turn.flags["pii_types"] = types
+    turn.explain.masked.extend({"type": s.type, "start": s.start, "end": s.end} for s in result.spans)
+
+
+@hookimpl
+def guard_output(turn: Turn) -> None:
+    privacy = turn.ruleset.spec.privacy
+    stored = _masker(turn, _stored(turn))
+    turn.masked_text = stored.mask(turn.message.text).text
+    if turn.reply is None:
+        return
+    text = turn.reply.text
+    if privacy.blocked_terms and any(term in text for term in privacy.blocked_terms):
+        turn.explain.degradations.append("output:blocked_term")
+        text = _blocked_text(turn)
+        turn.reply = Reply(text, template=privacy.blocked_reply, source="fallback")
+    # the customer's own data: this turn's vault and what earlier turns put in slots
+    own = {**turn.vault, **{f"slot:{name}": str(value) for name, value in turn.state.slots.items()}}
+    leaked = _masker(turn, _reversible(turn)).scan_output(text, own)
+    if leaked.spans:
+        turn.explain.degradations.append("output:pii_masked")
+    text = unmask(leaked.text, turn.vault, allow_types=privacy.restore)
+    turn.reply.text = text
+    turn.masked_reply = stored.mask(text).text
+
+
+def _blocked_text(turn: Turn) -> str:
+    name = turn.ruleset.spec.privacy.blocked_reply
+    if name is None:
+        return "抱歉,这个问题我无法回答。" if turn.ruleset.spec.language == "zh" else "Sorry, I cannot answer that."
+    return turn.ruleset.registry.reply_renderers["template"](turn, name).text
