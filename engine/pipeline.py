@@ -45,6 +45,7 @@ class Engine:
         store: ConversationStore,
         pm: pluggy.PluginManager,
         default_ruleset: str | None = None,
+        services: dict[str, Any] | None = None,
     ) -> None:
         if not rulesets:
             raise NotFound("no ruleset is loaded", code="ruleset_not_found", hint="pass --ruleset or --rulesets")
@@ -52,6 +53,7 @@ class Engine:
         self.store = store
         self.pm = pm
         self.default_ruleset = default_ruleset or next(iter(rulesets))
+        self.services = services or {}
 
     def ruleset(self, name: str | None) -> Ruleset:
         ruleset = self.rulesets.get(name or self.default_ruleset)
@@ -82,7 +84,7 @@ class Engine:
             if (done := await self.store.get_result(cid, message.message_id)) is not None:
                 return done  # a retry that waited for the first attempt's lock
             state = await self.store.load(cid) or ConversationState(cid, user_id=message.user_id)
-            turn = Turn(message=message, state=state, ruleset=ruleset)
+            turn = Turn(message=message, state=state, ruleset=ruleset, services=self.services)
             await self.run_stages(turn)
             remember(turn)
             state.updated_at = time.time()

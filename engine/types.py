@@ -143,6 +143,8 @@ class Turn:
     reply: Reply | None = None
     handoff: dict[str, Any] | None = None
     explain: Explain = field(default_factory=Explain)
+    # shared clients the engine was built with, by name (e.g. "llm": the model router)
+    services: dict[str, Any] = field(default_factory=dict)
 
     def entity_values(self) -> dict[str, Any]:
         """First value of each entity type (what templates and slots use)."""
