@@ -569,7 +569,8 @@ class Checker:
                 out.append((name, params))
                 continue
             try:
-                out.append((name, action.params.model_validate(params, context={"spec": spec})))
+                context = {"spec": spec, "entities": set(self.registry.entity_recognizers) | set(spec.entities)}
+                out.append((name, action.params.model_validate(params, context=context)))
             except ValidationError as exc:
                 for err in exc.errors():
                     path = (*where, *[x for x in err["loc"] if isinstance(x, str | int) and x != "__root__"])

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from frontdesk.hookspecs import hookimpl
 from frontdesk.ruleset_model import RulesetSpec
-from frontdesk.templates import parse_template
+from frontdesk.templates import check_variable, parse_template
 from frontdesk.types import Action, Reply, Turn
 
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -107,8 +107,15 @@ class TicketParams(_Params):
 
     @field_validator("summary")
     @classmethod
-    def _template(cls, value: str | None) -> str | None:
-        if value is not None and (errors := parse_template(value)[1]):
+    def _template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        template, errors = parse_template(value)
+        spec = _spec(info)
+        if spec is not None:
+            entities = (info.context or {}).get("entities", set(spec.entities))
+            errors += [e for v in template.variables if (e := check_variable(v, set(spec.slots), entities))]
+        if errors:
             raise ValueError(f"template-variable: {errors[0]}")
         return value
 
@@ -181,7 +188,10 @@ def do_handoff(turn: Turn, action: Action) -> None:
 
 
 def do_ticket(turn: Turn, action: Action) -> None:
-    return None  # recorded in the turn's actions; delivery is the job of a ticketing plugin
+    """The ticket is a side effect in the turn's `actions`, with its summary rendered for the ticketing system."""
+    if action.params.summary is not None:
+        rendered = parse_template(action.params.summary)[0].render(lookup(turn))
+        action.params = action.params.model_copy(update={"summary": rendered})
 
 
 def do_tag(turn: Turn, action: Action) -> None:
