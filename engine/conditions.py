@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -342,6 +343,34 @@ def evaluate(node: Node, facts: dict[str, Any]) -> bool:
     if isinstance(node, AnyOf):
         return any(evaluate(item, facts) for item in node.items)
     return not evaluate(node.item, facts)
+
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+def compile_predicate(node: Node) -> Predicate:
+    """The same semantics as `evaluate`, specialised once per condition: conditions the engine
+    cannot take run every turn, so the per-turn work is one closure call, not a tree walk."""
+    if isinstance(node, NotOf):
+        inner = compile_predicate(node.item)
+        return lambda facts: not inner(facts)
+    if isinstance(node, AllOf | AnyOf):
+        parts = tuple(compile_predicate(item) for item in node.items)
+        if isinstance(node, AllOf):
+            return lambda facts: all(p(facts) for p in parts)
+        return lambda facts: any(p(facts) for p in parts)
+    path, op, value = node.path, node.op, node.value
+    if op in ("matches", "not_matches"):
+        search, wanted = value.search, op == "matches"
+
+        def regex(facts: dict[str, Any]) -> bool:
+            fact = facts.get(path)
+            if is_missing(fact):
+                return not wanted
+            return (search(fact if isinstance(fact, str) else str(fact)) is not None) == wanted
+
+        return regex
+    return lambda facts: eval_atom(node, facts)
 
 
 def fact_paths(node: Node) -> list[str]:

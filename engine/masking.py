@@ -245,6 +245,28 @@ def unmask(text: str, vault: Mapping[str, str], allow_types: Collection[str] | N
     return _PLACEHOLDER.sub(restore, text)
 
 
+def restyle(text: str, vault: Mapping[str, str], policy: Mapping[str, str]) -> str:
+    """Re-render the vault's placeholders in `text` under another policy (a stored view), without
+    detecting anything again: "redact" -> ***, "keep_last4" -> ****1234, "keep" -> the original."""
+    if not vault or not _may_hold_placeholder(text):
+        return text
+    types = {placeholder_tag(t): t for t in policy}
+
+    def swap(m: re.Match[str]) -> str:
+        key = f"⟨{m.group(1)}_{m.group(2)}⟩"
+        pii_type, original = types.get(m.group(1)), vault.get(key)
+        if pii_type is None or original is None:
+            return m.group()
+        chosen = policy[pii_type]
+        if chosen == "redact":
+            return REDACTED
+        if chosen == "keep_last4":
+            return _keep_last4(pii_type, original)
+        return original if chosen == "keep" else m.group()
+
+    return _PLACEHOLDER.sub(swap, text)
+
+
 def _may_hold_placeholder(text: str) -> bool:
     return "⟨" in text or "<" in text
 

@@ -18,7 +18,19 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
-from frontdesk.conditions import NUMERIC_OPS, AllOf, AnyOf, Atom, Node, NotOf, as_number, canon, evaluate, is_missing
+from frontdesk.conditions import (
+    NUMERIC_OPS,
+    AllOf,
+    AnyOf,
+    Atom,
+    Node,
+    NotOf,
+    Predicate,
+    as_number,
+    canon,
+    compile_predicate,
+    is_missing,
+)
 from frontdesk.rules_runtime import CATCH_ALL, TURN_MARKER
 
 MAX_BRANCHES = 480  # alternatives under the turn marker, catch-all included (durable hangs past 512)
@@ -41,6 +53,7 @@ class CompiledRules:
     eq_props: dict[str, str] = field(default_factory=dict)  # fact path -> property
     num_props: dict[str, str] = field(default_factory=dict)
     python_atoms: dict[str, Node] = field(default_factory=dict)  # property -> condition
+    predicates: list[tuple[str, Predicate]] = field(default_factory=list)  # the same, compiled
     rules: dict[str, CompiledRule] = field(default_factory=dict)
 
     @property
@@ -58,8 +71,8 @@ class CompiledRules:
             number = as_number(facts.get(path))
             if number is not None:
                 out[prop] = micro(number)
-        for prop, node in self.python_atoms.items():
-            if evaluate(node, facts):
+        for prop, predicate in self.predicates:
+            if predicate(facts):
                 out[prop] = 1
         return out
 
@@ -91,6 +104,7 @@ class _Builder:
     def python_atom(self, node: Node) -> dict[str, Any]:
         name = f"a{len(self.out.python_atoms)}"
         self.out.python_atoms[name] = node
+        self.out.predicates.append((name, compile_predicate(node)))
         return {name: 1}
 
     def expr(self, node: Node, flat: bool) -> dict[str, Any]:

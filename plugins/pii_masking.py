@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from frontdesk.hookspecs import hookimpl
-from frontdesk.masking import Masker, unmask
+from frontdesk.masking import Masker, restyle, unmask
 from frontdesk.types import Reply, Turn
 
 _MASKERS: dict[tuple[int, str], Masker] = {}
@@ -35,9 +35,7 @@ def _reversible(turn: Turn) -> dict[str, str]:
 
 def _stored(turn: Turn) -> dict[str, str]:
     privacy = turn.ruleset.spec.privacy
-    policy = {t: p for t, p in privacy.mask.items()}
-    policy.update(privacy.by_intent.get(turn.intent.name or "", {}))
-    return policy
+    return {**privacy.mask, **privacy.by_intent.get(turn.intent.name or "", {})}
 
 
 @hookimpl
@@ -53,8 +51,9 @@ def mask(turn: Turn) -> None:
 @hookimpl
 def guard_output(turn: Turn) -> None:
     privacy = turn.ruleset.spec.privacy
-    stored = _masker(turn, _stored(turn))
-    turn.masked_text = stored.mask(turn.message.text).text
+    stored = _stored(turn)
+    # the message was masked once already: only the stored style of its placeholders changes
+    turn.masked_text = restyle(turn.masked_text, turn.vault, stored)
     if turn.reply is None:
         return
     text = turn.reply.text
@@ -62,14 +61,16 @@ def guard_output(turn: Turn) -> None:
         turn.explain.degradations.append("output:blocked_term")
         text = _blocked_text(turn)
         turn.reply = Reply(text, template=privacy.blocked_reply, source="fallback")
+    reversible = _masker(turn, _reversible(turn))
     # the customer's own data: this turn's vault and what earlier turns put in slots
     own = {**turn.vault, **{f"slot:{name}": str(value) for name, value in turn.state.slots.items()}}
-    leaked = _masker(turn, _reversible(turn)).scan_output(text, own)
+    leaked = reversible.scan_output(text, own)
     if leaked.spans:
         turn.explain.degradations.append("output:pii_masked")
     text = unmask(leaked.text, turn.vault, allow_types=privacy.restore)
     turn.reply.text = text
-    turn.masked_reply = stored.mask(text).text
+    stored_reply = reversible.mask(text, dict(turn.vault))
+    turn.masked_reply = restyle(stored_reply.text, stored_reply.vault, stored)
 
 
 def _blocked_text(turn: Turn) -> str:
