@@ -1,5 +1,5 @@
 # Two commands do all the set-up (see README.md):
-#   make run    install into .venv and start Frontdesk on embedded defaults
+#   make run    install into .venv and serve the sample rulesets on embedded defaults
 #   make test   install what the tests need (incl. redis-server) and run lint + tests
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +16,7 @@ $(BIN)/frontdesk: pyproject.toml
 setup: $(BIN)/frontdesk
 
 run: setup
-	$(BIN)/frontdesk chat --ruleset rulesets/shop-zh
+	$(BIN)/frontdesk serve
 
 test-deps:
 	@command -v redis-server >/dev/null || ops/ci/install-redis.sh

@@ -1,16 +1,19 @@
-"""Assemble an engine: plugins, registry, rulesets and a store."""
+"""Assemble an engine: plugins, registry, rulesets, a store and shared services (the model router)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pluggy
 
 from frontdesk.errors import NotFound
+from frontdesk.llm_service import services_from_settings
 from frontdesk.pipeline import Engine
 from frontdesk.plugin_manager import Registry, build_plugin_manager, collect_registry
 from frontdesk.ruleset import Ruleset, load_ruleset
+from frontdesk.settings import Settings, get_settings
 from frontdesk.store import ConversationStore, MemoryStore
 
 
@@ -42,8 +45,14 @@ def build_engine(
     store: ConversationStore | None = None,
     default_ruleset: str | None = None,
     pm: pluggy.PluginManager | None = None,
+    services: dict[str, Any] | None = None,
+    settings: Settings | None = None,
 ) -> Engine:
+    """`services` default to what `settings` configure (the model service when an LLM is set up);
+    whoever builds the engine closes them (`frontdesk.llm_service.close_services`)."""
     pm = pm or build_plugin_manager()
     registry = collect_registry(pm)
     rulesets = load_rulesets(paths, registry)
-    return Engine(rulesets, store or MemoryStore(), pm, default_ruleset)
+    if services is None:
+        services = services_from_settings(settings or get_settings(), registry)
+    return Engine(rulesets, store or MemoryStore(), pm, default_ruleset, services)

@@ -5,6 +5,12 @@ answer is customer-specific, so it is never served to another customer), the
 options that change the answer, and the normalised prompt. Prompts reach the
 cache masked, as they reach the vendor. Redis failures make a miss, never a
 failed turn: the cache is an optimisation.
+
+Erasure: a customer-specific entry's key carries a tag of its scope,
+`<prefix><tenant>:<tag>:<digest>`, and with Redis the set `<prefix><tenant>:<tag>:index`
+lists the scope's entries, so `erase_scope` finds them without a scan. With Redis
+such entries are not kept in process memory either, where an erasure on another
+worker could not reach them.
 """
 
 from __future__ import annotations
@@ -24,9 +30,15 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from frontdesk.llm_types import ChatRequest, ChatResponse, Usage
+from frontdesk.store_redis import _translate
 
 log = logging.getLogger(__name__)
 _SPACES = re.compile(r"\s+")
+
+
+def scope_tag(scope: str) -> str:
+    """A customer scope as it appears in keys: one tag per scope, the scope itself not readable."""
+    return "s" + hashlib.sha256(scope.encode()).hexdigest()[:24]
 
 
 def normalize(text: str) -> str:
@@ -68,7 +80,18 @@ class AnswerCache:
             ensure_ascii=False,
         )
         # tenant stays readable in the key so an operator can purge one tenant
-        return f"{self.prefix}{tenant}:{hashlib.sha256(material.encode()).hexdigest()}"
+        digest = hashlib.sha256(material.encode()).hexdigest()
+        if req.customer_scope is None:
+            return f"{self.prefix}{tenant}:{digest}"
+        return f"{self.prefix}{tenant}:{scope_tag(req.customer_scope)}:{digest}"
+
+    def _scope_prefix(self, key: str) -> str | None:
+        """`<prefix><tenant>:<tag>:` of a customer-specific key, None for a shared one."""
+        head, sep, _ = key.rpartition(":")
+        return head + sep if head.count(":") > self.prefix.count(":") else None
+
+    def _in_process(self, key: str) -> bool:
+        return self.redis is None or self._scope_prefix(key) is None
 
     async def get(self, key: str) -> ChatResponse | None:
         now = self._clock()
@@ -97,21 +120,42 @@ class AnswerCache:
             return None
         if expires_at <= now:
             return None
-        self._remember(key, expires_at, resp)
+        if self._in_process(key):
+            self._remember(key, expires_at, resp)
         return resp
 
     async def set(self, key: str, resp: ChatResponse) -> None:
         expires_at = self._clock() + self.ttl
         resp = dataclasses.replace(resp, cached=True)
-        self._remember(key, expires_at, resp)
+        if self._in_process(key):
+            self._remember(key, expires_at, resp)
         if self.redis is None:
             return
         value = json.dumps({**dataclasses.asdict(resp), "expires_at": expires_at}, ensure_ascii=False)
+        ttl_ms = max(1, int(self.ttl * 1000))
+        scope = self._scope_prefix(key)
         try:
             async with asyncio.timeout(self.redis_timeout):
-                await self.redis.set(key, value, px=max(1, int(self.ttl * 1000)))
+                if scope is not None:  # indexed first: erasure can find every entry that exists
+                    await self.redis.sadd(scope + "index", key)
+                    await self.redis.pexpire(scope + "index", ttl_ms)
+                await self.redis.set(key, value, px=ttl_ms)
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("answer cache: redis set failed: %s", type(exc).__name__)
+
+    async def erase_scope(self, tenant: str, scope: str) -> int:
+        """Drop every answer cached for one customer scope; Redis errors raise (an erasure must finish)."""
+        prefix = f"{self.prefix}{tenant}:{scope_tag(scope)}:"
+        mine = [key for key in self._lru if key.startswith(prefix)]
+        for key in mine:
+            del self._lru[key]
+        if self.redis is None:
+            return len(mine)
+        with _translate():
+            keys = await self.redis.smembers(prefix + "index")
+            erased = sum([await self.redis.delete(key) for key in keys])
+            await self.redis.delete(prefix + "index")
+        return erased
 
     def _remember(self, key: str, expires_at: float, resp: ChatResponse) -> None:
         self._lru[key] = (expires_at, resp)

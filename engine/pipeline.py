@@ -2,7 +2,7 @@
 
     check input -> de-duplicate (message_id) -> lock conversation -> load state
     -> guard input -> mask -> understand -> decide -> act -> guard output
-    -> save state, transcript (masked) -> respond
+    -> audit record (masked) -> save state, transcript (masked) -> respond
 
 Each stage is a hook call, timed into the turn's `explain` record.
 """
@@ -23,6 +23,9 @@ from frontdesk.store import ConversationStore
 from frontdesk.types import ConversationState, Message, Turn
 
 STAGES = ("guard_input", "mask", "understand", "decide", "act", "guard_output")
+
+# Records a finished turn (and who sent it) in the audit trail, before the turn is saved.
+TurnRecorder = Callable[[Turn, str], Awaitable[None]]
 
 
 def clean_text(text: str) -> str:
@@ -46,6 +49,7 @@ class Engine:
         pm: pluggy.PluginManager,
         default_ruleset: str | None = None,
         services: dict[str, Any] | None = None,
+        record: TurnRecorder | None = None,
     ) -> None:
         if not rulesets:
             raise NotFound("no ruleset is loaded", code="ruleset_not_found", hint="pass --ruleset or --rulesets")
@@ -54,6 +58,7 @@ class Engine:
         self.pm = pm
         self.default_ruleset = default_ruleset or next(iter(rulesets))
         self.services = services or {}
+        self.record = record
 
     def ruleset(self, name: str | None) -> Ruleset:
         ruleset = self.rulesets.get(name or self.default_ruleset)
@@ -65,8 +70,9 @@ class Engine:
             )
         return ruleset
 
-    async def handle(self, message: Message, ruleset_name: str | None = None) -> dict[str, Any]:
-        """Process one message; a repeated `message_id` returns the first result unchanged."""
+    async def handle(self, message: Message, ruleset_name: str | None = None, *, actor: str = "api") -> dict[str, Any]:
+        """Process one message; a repeated `message_id` returns the first result unchanged.
+        `actor` is who sent it (an API key, a webhook channel), as the audit trail records it."""
         ruleset = self.ruleset(ruleset_name)
         message.text = clean_text(message.text)
         limit = ruleset.spec.settings.max_message_length
@@ -78,20 +84,19 @@ class Engine:
             )
         message.message_id = message.message_id or uuid.uuid4().hex
         cid = message.conversation_id
-        if (done := await self.store.get_result(cid, message.message_id)) is not None:
-            return done
-        async with self.store.lock(cid) as fence:
-            if (done := await self.store.get_result(cid, message.message_id)) is not None:
-                return done  # a retry that waited for the first attempt's lock
-            state = await self.store.load(cid) or ConversationState(cid, user_id=message.user_id)
+        async with self.store.turn(cid, message.message_id) as held:
+            if held.result is not None:
+                return held.result  # a retry: the first attempt's result
+            state = held.state or ConversationState(cid, user_id=message.user_id)
             turn = Turn(message=message, state=state, ruleset=ruleset, services=self.services)
             await self.run_stages(turn)
             remember(turn)
             state.updated_at = time.time()
-            await self.store.save(state, fence=fence)
-            await self.store.append_transcript(cid, transcript_entry(turn))
             result = turn_result(turn)
-            await self.store.put_result(cid, message.message_id, result)
+            if self.record is not None:
+                # before the commit: a turn the audit trail misses is not saved either, and a retry runs it
+                await self.record(turn, actor)
+            await held.commit(state, transcript_entry(turn), result)
             return result
 
     async def run_stages(self, turn: Turn) -> None:
@@ -125,6 +130,28 @@ def transcript_entry(turn: Turn) -> dict[str, Any]:
         "bot": stored_reply(turn),
         "intent": turn.intent.name,
         "actions": [a.type for a in turn.actions if _is_side_effect(turn, a.type)],
+    }
+
+
+def audit_entry(turn: Turn) -> dict[str, Any]:
+    """What the audit trail keeps of a turn: the masked text and reply, the decision and its reasons;
+    no entity values or action parameters, which may hold the customer's data."""
+    return {
+        "conversation_id": turn.message.conversation_id,
+        "message_id": turn.message.message_id,
+        "channel": turn.message.channel,
+        "ruleset": f"{turn.ruleset.name}@{turn.ruleset.version}",
+        "text": turn.masked_text,
+        "reply": stored_reply(turn),
+        "intent": turn.intent.name,
+        "confidence": round(turn.intent.confidence, 4),
+        "emotion": turn.emotion.label,
+        "rules": [r.id for r in turn.explain.rules],
+        "actions": [{"type": a.type, "rule": a.rule_id} for a in turn.actions],
+        "masked": sorted({m["type"] for m in turn.explain.masked}),
+        "flags": turn.flags,
+        "degradations": turn.explain.degradations,
+        "trace_id": turn.message.trace_id,
     }
 
 

@@ -37,6 +37,7 @@ from typing import Protocol
 
 from frontdesk.api_keys import check_tenant
 from frontdesk.errors import ConfigError, InputError, RateLimited
+from frontdesk.settings import Settings, parse_rate
 from frontdesk.store_redis import RedisClient, _translate
 
 
@@ -211,3 +212,24 @@ class MemoryRateLimiter:
         for key, (_, at) in list(self._levels.items()):
             if now - at > longest:
                 del self._levels[key]
+
+
+def policy_from_settings(settings: Settings) -> RateLimitPolicy | None:
+    """FRONTDESK_RATE_*; None when no bucket is set. Checked here, at start-up, rather than on every request."""
+    limits = [
+        None if text is None else Limit(*parse_rate(text))
+        for text in (settings.rate_tenant, settings.rate_user, settings.rate_ip)
+    ]
+    if not any(limits):
+        return None
+    policy = RateLimitPolicy(*limits, tiers=settings.rate_tiers, reserve=settings.rate_reserve)
+    for tier in (None, *settings.rate_tiers):
+        try:
+            policy.buckets(user="u", ip="ip", tier=tier, cost=1)
+        except InputError as exc:
+            raise ConfigError(
+                f"rate limits: {exc.message}" + (f" (tier {tier})" if tier else ""),
+                code="rate_limits_invalid",
+                hint="raise the bursts of FRONTDESK_RATE_* or the tier's multiplier, or lower FRONTDESK_RATE_RESERVE",
+            ) from None
+    return policy

@@ -19,16 +19,17 @@ from pydantic import BaseModel, ValidationError
 from frontdesk.conditions import Catalogue, parse_when
 from frontdesk.errors import Problem
 from frontdesk.plugin_manager import Registry
+from frontdesk.prompts import check_prompt_variable
 from frontdesk.rules_compiler import MAX_PROPERTIES, CompiledRule, compile_rules
 from frontdesk.ruleset_model import OUT_OF_SCOPE, RulesetFile, RulesetSpec
 from frontdesk.templates import Template, check_variable, parse_template
 from frontdesk.yaml_source import PathKey, SourceDoc, load_yaml
 
 LANGUAGES = ("zh", "en")
-MERGED_SECTIONS = ("intents", "entities", "slots", "replies", "emotion")
+MERGED_SECTIONS = ("intents", "entities", "slots", "replies", "prompts", "emotion")
 LIST_SECTIONS = ("rules", "tests")
 HEADER_FIELDS = (
-    "ruleset", "version", "language", "description", "settings", "business_hours", "privacy", "intents_csv",
+    "ruleset", "version", "language", "description", "settings", "business_hours", "privacy", "llm", "intents_csv",
 )  # fmt: skip
 
 
@@ -301,9 +302,11 @@ class Checker:
                     _near(entity, entities, "declare it under `entities:`"),
                 )
         replies = self._replies(spec, entities)
+        self._prompts(spec, entities)
         self._settings(spec, replies)
         self._privacy(spec, intents, replies)
         catalogue = Catalogue(intents, set(spec.slots), entities)
+        self._llm(spec, catalogue, replies)
         rules, actions = self._rules(spec, catalogue)
         self._tests(spec, catalogue, replies)
         if self.problems:
@@ -468,6 +471,43 @@ class Checker:
                     parsed.append(template)
                 out[name][lang] = parsed
         return out
+
+    def _prompts(self, spec: RulesetSpec, entities: set[str]) -> None:
+        """Prompt texts are templates like replies, with {message} and {knowledge.*} besides."""
+        for name, prompt in spec.prompts.items():
+            texts = {"system": prompt.system, "instructions": prompt.instructions, "user": prompt.user}
+            if prompt.on_negative:
+                texts["on_negative"] = prompt.on_negative
+            for key, source in texts.items():
+                template, errors = parse_template(source)
+                errors += [e for v in template.variables if (e := check_prompt_variable(v, set(spec.slots), entities))]
+                for error in errors:
+                    self.report(
+                        "prompts",
+                        name,
+                        (key,),
+                        "template-variable",
+                        error,
+                        "declare the slot or entity, fix the name, or use {message} for the customer's text",
+                    )
+
+    def _llm(self, spec: RulesetSpec, cat: Catalogue, replies: dict[str, Any]) -> None:
+        if ("header", "llm") not in self.origin:
+            return
+        doc, base = self.origin[("header", "llm")]
+        apology = spec.llm.apology_reply
+        if apology and apology not in replies:
+            self.problems.append(
+                doc.problem(
+                    (*base, "apology_reply"),
+                    "unknown-reply",
+                    f"apology_reply `{apology}` is not a declared reply",
+                    _near(apology, replies, "declare it under `replies:`"),
+                )
+            )
+        if spec.llm.understand_when is not None:
+            _, problems = parse_when(spec.llm.understand_when, (*base, "understand_when"), cat)
+            self.problems.extend(doc.problem(p.where, p.code, p.message, p.hint) for p in problems)
 
     def _settings(self, spec: RulesetSpec, replies: dict[str, Any]) -> None:
         fallback = spec.settings.fallback_reply

@@ -97,6 +97,41 @@ class PrivacyDef(Strict):
     blocked_reply: str | None = None  # reply sent instead of one containing a blocked term
 
 
+class LLMDef(Strict):
+    """How the ruleset uses a model vendor when the deployment configures one; see rulesets/README.md "llm"."""
+
+    # cascade: the offline classifier answers alone at or above this confidence; below it the LLM is asked
+    understand_below: float = Field(0.6, ge=0.0, le=1.0)
+    # a condition in the rule language (facts after offline understanding): when it holds, the LLM is asked too
+    understand_when: dict[str, Any] | None = None
+    understand_tier: str | None = None  # tiers name entries of the models file, never vendors
+    tier: str | None = None  # answers' tier; none: the models file's routing (default or long-context tier)
+    customer_tiers: dict[str, str] = Field(default_factory=dict)  # customer.level -> tier
+    customer_facts: list[str] = Field(default_factory=list)  # customer fields prompts may show the model, masked
+    history_turns: int = Field(4, ge=0, le=50)  # earlier turns (masked) shown to the model
+    max_reply_chars: int = Field(600, ge=20, le=20_000)
+    apology_reply: str | None = None  # sent with a hand-off when no vendor answers and a rule has no fallback
+    apology_queue: str = "default"
+
+
+class PromptExample(Strict):
+    user: str
+    assistant: str
+
+
+class PromptDef(Strict):
+    """A named prompt for the `answer` action; every text is a template like replies (plus {message})."""
+
+    system: str = ""  # persona
+    instructions: str = ""
+    examples: list[PromptExample] = Field(default_factory=list)  # few-shot pairs
+    user: str = "{message}"
+    history: bool = True  # show the conversation's earlier turns (masked)
+    on_negative: str | None = None  # replaces the built-in "apologise first" line; "" drops it
+    max_reply_chars: int | None = Field(None, ge=20, le=20_000)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+
+
 class WindowDef(Strict):
     count: int = Field(ge=2, le=1000)
     within: str
@@ -176,11 +211,13 @@ class RulesetFile(Strict):
     settings: RulesetSettings | None = None
     business_hours: BusinessHours | None = None
     privacy: PrivacyDef | None = None
+    llm: LLMDef | None = None
     intents: dict[str, IntentDef | None] = Field(default_factory=dict)
     intents_csv: str | list[str] | None = None
     entities: dict[str, EntityDef] = Field(default_factory=dict)
     slots: dict[str, SlotDef | None] = Field(default_factory=dict)
     replies: dict[str, ReplyDef] = Field(default_factory=dict)
+    prompts: dict[str, PromptDef] = Field(default_factory=dict)
     emotion: dict[EmotionCueKind, list[str]] = Field(default_factory=dict)
     rules: list[RuleDef] = Field(default_factory=list)
     tests: list[TestCase] = Field(default_factory=list)
@@ -201,11 +238,13 @@ class RulesetSpec(Strict):
     settings: RulesetSettings = Field(default_factory=RulesetSettings)
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     privacy: PrivacyDef = Field(default_factory=PrivacyDef)
+    llm: LLMDef = Field(default_factory=LLMDef)
     intents: dict[str, IntentDef] = Field(default_factory=dict)
     intents_csv: str | list[str] | None = None  # read by the checker; examples land in ParsedRuleset
     entities: dict[str, EntityDef] = Field(default_factory=dict)
     slots: dict[str, SlotDef] = Field(default_factory=dict)
     replies: dict[str, ReplyDef] = Field(default_factory=dict)
+    prompts: dict[str, PromptDef] = Field(default_factory=dict)
     emotion: dict[str, list[str]] = Field(default_factory=dict)
     rules: list[RuleDef] = Field(default_factory=list)
     tests: list[TestCase] = Field(default_factory=list)

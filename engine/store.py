@@ -10,15 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from frontdesk.errors import InputError
 from frontdesk.types import ConversationState
 
 
+@dataclass
+class OpenTurn:
+    """A conversation held for one turn (see `ConversationStore.turn`)."""
+
+    state: ConversationState | None  # None: a new conversation
+    result: dict[str, Any] | None  # the stored result when the message was processed already
+    # (state, transcript entry, result): write all three and end the hold
+    commit: Callable[[ConversationState, dict[str, Any], dict[str, Any]], Awaitable[None]]
+
+
 class ConversationStore(Protocol):
+    def turn(self, conversation_id: str, message_id: str) -> AbstractAsyncContextManager[OpenTurn]:
+        """Hold the conversation for one turn: lock it and load its state, or yield the stored
+        result of `message_id` (then commit must not be called). `commit` saves the state (fenced),
+        appends the transcript entry and stores the result at once. The hot path: a store may do
+        it all in two round trips; the finer calls below serve everything else."""
+
     async def load(self, conversation_id: str) -> ConversationState | None: ...
 
     async def save(self, state: ConversationState, *, fence: int | None = None) -> None:
@@ -41,6 +58,10 @@ class ConversationStore(Protocol):
     async def erase_user(self, user_id: str) -> dict[str, int]: ...
 
     async def ping(self) -> bool: ...
+
+    def for_tenant(self, tenant: str) -> ConversationStore:
+        """A store of the same kind and settings holding another tenant's data apart; it shares this
+        store's connections, so only this store is closed."""
 
 
 class MemoryStore:
@@ -80,6 +101,20 @@ class MemoryStore:
         self._results[(conversation_id, message_id)] = result
 
     @asynccontextmanager
+    async def turn(self, conversation_id: str, message_id: str) -> AsyncIterator[OpenTurn]:
+        async def commit(state: ConversationState, entry: dict[str, Any], result: dict[str, Any]) -> None:
+            await self.save(state)
+            await self.append_transcript(conversation_id, entry)
+            await self.put_result(conversation_id, message_id, result)
+
+        if (done := self._results.get((conversation_id, message_id))) is not None:
+            yield OpenTurn(None, done, commit)  # a retry does not wait for the conversation
+            return
+        async with self.lock(conversation_id):
+            done = self._results.get((conversation_id, message_id))
+            yield OpenTurn(None if done else await self.load(conversation_id), done, commit)
+
+    @asynccontextmanager
     async def lock(self, conversation_id: str) -> AsyncIterator[int]:
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
@@ -106,6 +141,9 @@ class MemoryStore:
 
     async def ping(self) -> bool:
         return True
+
+    def for_tenant(self, tenant: str) -> MemoryStore:
+        return MemoryStore(state_ttl=self.state_ttl, transcript_limit=self.transcript_limit)
 
     async def aclose(self) -> None:
         return None

@@ -30,8 +30,8 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -42,6 +42,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import (
     ClusterDownError,
     ReadOnlyError,
@@ -53,6 +54,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from frontdesk.errors import ConfigError, Conflict, InputError, ServiceUnavailable
+from frontdesk.store import OpenTurn
 from frontdesk.types import ConversationState
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,47 @@ redis.call('PEXPIRE', KEYS[3], ARGV[2])
 return {redis.call('DEL', KEYS[1]), redis.call('DEL', KEYS[2]), results}
 """
 
+# A turn's first round trip. KEYS: lock, fence, state, result:<mid>; ARGV: token, lock_ttl_ms,
+# fence_ttl_ms. -> {0, result} for a message processed already (no lock taken), {-1} when
+# another turn holds the conversation, else {fence, state JSON or ''}.
+_BEGIN = """
+local done = redis.call('GET', KEYS[4])
+if done then return {0, done} end
+local owner = redis.call('GET', KEYS[1])
+local fence
+if owner == ARGV[1] then
+  fence = tonumber(redis.call('GET', KEYS[2]))  -- a client-side retry of a granted call
+elseif owner then
+  return {-1}
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  fence = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return {fence, redis.call('GET', KEYS[3]) or ''}
+"""
+
+# A turn's last round trip: the fenced save, the transcript entry, the result and
+# the release, all or nothing (a worker dying between them cannot leave a turn
+# half-written). KEYS: state, fence, transcript, result:<mid>, results, lock.
+# ARGV: state, state_ttl_ms, fence, entry, transcript_limit, transcript_ttl_ms,
+# result, result_ttl_ms, message_id, token.
+_COMMIT = """
+if tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[4])
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[5]), -1)
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[4], ARGV[7], 'PX', ARGV[8])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+redis.call('ZADD', KEYS[5], string.format('%d', now + tonumber(ARGV[8])), ARGV[9])
+redis.call('PEXPIRE', KEYS[5], ARGV[8])
+if redis.call('GET', KEYS[6]) == ARGV[10] then redis.call('DEL', KEYS[6]) end
+return 1
+"""
+
 _UNREACHABLE = (
     RedisConnectionError,
     RedisTimeoutError,
@@ -152,6 +195,21 @@ def _translate() -> Iterator[None]:
             f"Redis refused a command: {exc}",
             code="redis_error",
             hint="see the Redis server log (memory limit, ACL, scripting disabled?)",
+        ) from exc
+
+
+@asynccontextmanager
+async def _bounded(seconds: float | None) -> AsyncIterator[None]:
+    """One store call: bounded in time (a hung Redis fails it; None: unbounded) and its errors translated."""
+    try:
+        async with asyncio.timeout(seconds):
+            with _translate():
+                yield
+    except TimeoutError as exc:
+        raise ServiceUnavailable(
+            f"Redis did not answer within {seconds:g}s",
+            code="redis_unavailable",
+            hint="check that Redis is running and not overloaded; the store reconnects by itself",
         ) from exc
 
 
@@ -284,26 +342,32 @@ class RedisLock:
         self._store = store
         self._conversation_id = conversation_id
         self._keys = store.keys(conversation_id)
-        self._token = secrets.token_hex(16)
+        self.token = secrets.token_hex(16)
 
     async def __aenter__(self) -> int:
+        fence, _ = await self.acquire(self._store._acquire, [self._keys.lock, self._keys.fence])
+        return fence
+
+    async def acquire(self, script: AsyncScript, keys: list[str]) -> tuple[int, Any]:
+        """Run `script` (_ACQUIRE or _BEGIN: same keys first, same arguments) until it grants the
+        lock or has an answer; -> (fence, payload), fence 0 when the answer came without the lock."""
         store = self._store
         deadline = time.monotonic() + store.acquire_timeout
         delay = 0.002
         while True:
             try:
-                with _translate():
-                    fence = await store._acquire(
-                        keys=[self._keys.lock, self._keys.fence],
-                        args=[self._token, _ms(store.lock_ttl), store._fence_ttl_ms],
-                    )
+                async with store._bounded():
+                    reply = await script(keys=keys, args=[self.token, _ms(store.lock_ttl), store._fence_ttl_ms])
             except asyncio.CancelledError:
                 # the server may have granted the lock before the reply was lost:
                 # hand it back rather than wedge the conversation for lock_ttl
                 await asyncio.shield(self._release())
                 raise
-            if fence:
-                return int(fence)
+            if isinstance(reply, list):  # _BEGIN: {-1} while busy
+                if reply[0] != -1:
+                    return int(reply[0]), reply[1]
+            elif reply:  # _ACQUIRE: the fence, 0 while busy
+                return int(reply), None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise Conflict(
@@ -332,12 +396,66 @@ class RedisLock:
     async def _release(self) -> bool | None:
         """Compare-and-delete: False when no longer the owner, None when Redis is unreachable."""
         try:
-            with _translate():
-                return bool(await self._store._release(keys=[self._keys.lock], args=[self._token]))
+            async with self._store._bounded():
+                return bool(await self._store._release(keys=[self._keys.lock], args=[self.token]))
         except ServiceUnavailable as err:
             # the lock expires by itself; failing a finished turn would not help
             log.warning("could not release lock of %r: %s", self._conversation_id, err)
             return None
+
+
+class RedisTurn:
+    """`RedisStore.turn`: one round trip to begin (result, lock, fence and state) and one to commit."""
+
+    def __init__(self, store: RedisStore, conversation_id: str, message_id: str) -> None:
+        self._store = store
+        self._conversation_id = conversation_id
+        self._message_id = message_id
+        self._keys = store.keys(conversation_id)
+        self._lock = RedisLock(store, conversation_id)
+        self._fence = 0
+        self._before: tuple[str, float] | None = None  # (user_id, updated_at) as loaded
+
+    async def __aenter__(self) -> OpenTurn:
+        store, keys = self._store, self._keys
+        self._fence, raw = await self._lock.acquire(
+            store._begin,
+            [keys.lock, keys.fence, keys.state, keys.result(self._message_id)],
+        )
+        if self._fence == 0:
+            return OpenTurn(None, json.loads(raw), self.commit)
+        state = ConversationState.from_dict(json.loads(raw)) if raw else None
+        self._before = (state.user_id, state.updated_at) if state else None
+        return OpenTurn(state, None, self.commit)
+
+    async def commit(self, state: ConversationState, entry: dict[str, Any], result: dict[str, Any]) -> None:
+        store, keys = self._store, self._keys
+        async with store._bounded():
+            if state.user_id != ANONYMOUS and store._index_due(self._before, state):
+                await store._index(
+                    keys=[store.user_index_key(state.user_id)],
+                    args=[state.conversation_id, store._index_ttl_ms],
+                )
+            written = await store._commit(
+                keys=[keys.state, keys.fence, keys.transcript, keys.result(self._message_id), keys.results, keys.lock],
+                args=[
+                    *(_dumps(state.to_dict()), _ms(store.state_ttl), self._fence),
+                    *(_dumps(entry), store.transcript_limit, _ms(store.transcript_ttl)),
+                    *(_dumps(result), _ms(store.result_ttl), self._message_id, self._lock.token),
+                ],
+            )
+        if not written:
+            raise store._lock_lost(state.conversation_id, self._fence)
+        self._fence = 0  # released by the script
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._fence:  # held and not committed: the turn failed
+            await self._lock.__aexit__(exc_type, exc, tb)
 
 
 class RedisStore:
@@ -354,6 +472,7 @@ class RedisStore:
         result_ttl: float = 86400,
         lock_ttl: float = 30.0,
         acquire_timeout: float = 10.0,
+        command_timeout: float = 2.0,
     ) -> None:
         if not _TENANT.fullmatch(tenant):
             raise ConfigError(
@@ -370,10 +489,15 @@ class RedisStore:
         self.result_ttl = result_ttl
         self.lock_ttl = lock_ttl
         self.acquire_timeout = acquire_timeout
+        self.command_timeout = command_timeout
         # The fence must outlive the state it guards; the user index must outlive
         # everything written for the user (a turn writes within one lock hold).
         self._fence_ttl_ms = _ms(state_ttl + lock_ttl)
-        self._index_ttl_ms = _ms(max(state_ttl, transcript_ttl, result_ttl) + lock_ttl)
+        # A turn refreshes the index only when it is the first in a new period of
+        # half the longest TTL (see _index_due), so the index lives one period longer.
+        longest = max(state_ttl, transcript_ttl, result_ttl)
+        self._index_period = longest / 2
+        self._index_ttl_ms = _ms(longest + self._index_period + lock_ttl)
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
         self._save = client.register_script(_SAVE)
@@ -381,6 +505,8 @@ class RedisStore:
         self._append = client.register_script(_APPEND)
         self._put_result = client.register_script(_PUT_RESULT)
         self._erase = client.register_script(_ERASE)
+        self._begin = client.register_script(_BEGIN)
+        self._commit = client.register_script(_COMMIT)
 
     @classmethod
     def from_url(
@@ -391,8 +517,25 @@ class RedisStore:
         client_options: dict[str, Any] | None = None,
         **settings: Any,
     ) -> RedisStore:
-        """Connect with `connect_redis(url, mode, **client_options)`; `settings` as __init__."""
-        return cls(connect_redis(url, mode, **(client_options or {})), **settings)
+        """Connect with `connect_redis(url, mode, **client_options)`; `settings` as __init__.
+
+        Without socket_timeout: redis-py would wrap every write in asyncio.wait_for, a
+        task per command (a third of a command's CPU); `_bounded` limits each call instead.
+        """
+        return cls(connect_redis(url, mode, **{"socket_timeout": None, **(client_options or {})}), **settings)
+
+    def for_tenant(self, tenant: str) -> RedisStore:
+        return RedisStore(
+            self.client,
+            tenant=tenant,
+            state_ttl=self.state_ttl,
+            transcript_ttl=self.transcript_ttl,
+            transcript_limit=self.transcript_limit,
+            result_ttl=self.result_ttl,
+            lock_ttl=self.lock_ttl,
+            acquire_timeout=self.acquire_timeout,
+            command_timeout=self.command_timeout,
+        )
 
     async def aclose(self) -> None:
         pool = getattr(self.client, "connection_pool", None)
@@ -401,6 +544,9 @@ class RedisStore:
             for sentinel in pool.sentinel_manager.sentinels:
                 await sentinel.aclose()
 
+    def _bounded(self) -> AbstractAsyncContextManager[None]:
+        return _bounded(self.command_timeout)
+
     def keys(self, conversation_id: str) -> ConversationKeys:
         return ConversationKeys(f"fd:{self.tenant}:{{conv:{_tag_safe(conversation_id)}}}:")
 
@@ -408,7 +554,7 @@ class RedisStore:
         return f"fd:{self.tenant}:{{user:{_tag_safe(user_id)}}}:conversations"
 
     async def load(self, conversation_id: str) -> ConversationState | None:
-        with _translate():
+        async with self._bounded():
             raw = await self.client.get(self.keys(conversation_id).state)
         return None if raw is None else ConversationState.from_dict(json.loads(raw))
 
@@ -416,7 +562,7 @@ class RedisStore:
         """Write the state; with `fence`, only if no later lock grant has happened."""
         keys = self.keys(state.conversation_id)
         data = _dumps(state.to_dict())
-        with _translate():
+        async with self._bounded():
             # index first: a crash between the two leaves an extra id, never a
             # conversation that erase_user cannot find
             if state.user_id != ANONYMOUS:
@@ -429,34 +575,28 @@ class RedisStore:
                 args=[data, _ms(self.state_ttl), "" if fence is None else fence],
             )
         if not written:
-            raise Conflict(
-                f"conversation {state.conversation_id!r} was taken over by another worker; "
-                f"state of fence {fence} not saved",
-                code="conversation_lock_lost",
-                hint=f"the turn outlived lock_ttl={self.lock_ttl:g}s; raise lock_ttl above "
-                "the slowest turn (model timeouts included)",
-            )
+            raise self._lock_lost(state.conversation_id, fence)
 
     async def append_transcript(self, conversation_id: str, entry: dict[str, Any]) -> None:
-        with _translate():
+        async with self._bounded():
             await self._append(
                 keys=[self.keys(conversation_id).transcript],
                 args=[_dumps(entry), self.transcript_limit, _ms(self.transcript_ttl)],
             )
 
     async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
-        with _translate():
+        async with self._bounded():
             raw = await self.client.lrange(self.keys(conversation_id).transcript, 0, -1)
         return [json.loads(item) for item in raw]
 
     async def get_result(self, conversation_id: str, message_id: str) -> dict[str, Any] | None:
-        with _translate():
+        async with self._bounded():
             raw = await self.client.get(self.keys(conversation_id).result(message_id))
         return None if raw is None else json.loads(raw)
 
     async def put_result(self, conversation_id: str, message_id: str, result: dict[str, Any]) -> None:
         keys = self.keys(conversation_id)
-        with _translate():
+        async with self._bounded():
             await self._put_result(
                 keys=[keys.result(message_id), keys.results],
                 args=[_dumps(result), _ms(self.result_ttl), message_id],
@@ -464,6 +604,26 @@ class RedisStore:
 
     def lock(self, conversation_id: str) -> RedisLock:
         return RedisLock(self, conversation_id)
+
+    def turn(self, conversation_id: str, message_id: str) -> RedisTurn:
+        return RedisTurn(self, conversation_id, message_id)
+
+    def _index_due(self, before: tuple[str, float] | None, after: ConversationState) -> bool:
+        """Whether a turn must (re)index its conversation under the user: when it is new, changed
+        user, or is the first turn in a new period. Everything a conversation writes expires at
+        most the longest TTL after its last turn, and the last refresh happened at most one
+        period before that turn: the index, refreshed with longest + period, outlives it all."""
+        if before is None or before[0] != after.user_id:
+            return True
+        return int(before[1] // self._index_period) != int(after.updated_at // self._index_period)
+
+    def _lock_lost(self, conversation_id: str, fence: int | None) -> Conflict:
+        return Conflict(
+            f"conversation {conversation_id!r} was taken over by another worker; state of fence {fence} not saved",
+            code="conversation_lock_lost",
+            hint=f"the turn outlived lock_ttl={self.lock_ttl:g}s; raise lock_ttl above "
+            "the slowest turn (model timeouts included)",
+        )
 
     async def erase_user(self, user_id: str) -> dict[str, int]:
         """Erase the user's conversations, transcripts and results; one conversation at a time.
@@ -481,34 +641,34 @@ class RedisStore:
             )
         index = self.user_index_key(user_id)
         counts = {"conversations": 0, "transcripts": 0, "results": 0}
-        with _translate():
+        async with self._bounded():
             members = await self.client.smembers(index)
         for member in members:
             conversation_id = _text(member)
             keys = self.keys(conversation_id)
-            async with self.lock(conversation_id):
-                with _translate():
-                    mids = await self.client.zrange(keys.results, 0, -1)
-                    state, transcript, results = await self._erase(
-                        keys=[
-                            keys.state,
-                            keys.transcript,
-                            keys.fence,
-                            keys.results,
-                            *(keys.result(_text(m)) for m in mids),
-                        ],
-                        args=[user_id, _ms(self.lock_ttl)],
-                    )
+            async with self.lock(conversation_id), self._bounded():
+                mids = await self.client.zrange(keys.results, 0, -1)
+                state, transcript, results = await self._erase(
+                    keys=[
+                        keys.state,
+                        keys.transcript,
+                        keys.fence,
+                        keys.results,
+                        *(keys.result(_text(m)) for m in mids),
+                    ],
+                    args=[user_id, _ms(self.lock_ttl)],
+                )
             if state >= 0:
                 counts["conversations"] += state
                 counts["transcripts"] += transcript
                 counts["results"] += results
-            with _translate():
+            async with self._bounded():
                 await self.client.srem(index, conversation_id)
         return counts
 
     async def ping(self) -> bool:
         try:
-            return bool(await self.client.ping())
+            async with asyncio.timeout(self.command_timeout):
+                return bool(await self.client.ping())
         except Exception:  # never raises: health checks report, they do not fail
             return False

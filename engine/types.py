@@ -101,7 +101,8 @@ class Action:
 class Reply:
     text: str
     template: str | None = None
-    source: str = "template"  # template | llm | knowledge | fallback
+    source: str = "template"  # template | llm | cache | knowledge | fallback
+    literal: bool = False  # written in full by the analyst: holds nothing of the customer's
 
 
 @dataclass

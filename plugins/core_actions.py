@@ -150,7 +150,7 @@ def render_template(turn: Turn, name: str) -> Reply:
     variants = variants_by_lang.get(language) or variants_by_lang.get(turn.ruleset.spec.language)
     variants = variants or next(iter(variants_by_lang.values()))
     template = variants[(turn.state.turn - 1) % len(variants)]
-    return Reply(template.render(lookup(turn)), template=name, source="template")
+    return Reply(template.render(lookup(turn)), template=name, source="template", literal=not template.variables)
 
 
 # ---- handlers

@@ -61,6 +61,9 @@ def guard_output(turn: Turn) -> None:
         turn.explain.degradations.append("output:blocked_term")
         text = _blocked_text(turn)
         turn.reply = Reply(text, template=privacy.blocked_reply, source="fallback")
+    if turn.reply.literal:
+        turn.masked_reply = text  # the analyst's own words: nothing to find, nothing to hide
+        return
     reversible = _masker(turn, _reversible(turn))
     # the customer's own data: this turn's vault and what earlier turns put in slots
     own = {**turn.vault, **{f"slot:{name}": str(value) for name, value in turn.state.slots.items()}}

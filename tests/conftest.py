@@ -8,6 +8,16 @@ import pytest
 from redis_server import RedisServer
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _security_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Audit trails and key files the tests write land in a temporary folder, never in $HOME."""
+    folder = tmp_path_factory.mktemp("security")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FRONTDESK_AUDIT_DIR", str(folder / "audit"))
+        mp.setenv("FRONTDESK_KEYS_FILE", str(folder / "keys.json"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     # redis.asyncio and the engine are asyncio-only

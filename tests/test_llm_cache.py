@@ -122,3 +122,32 @@ async def test_redis_down_is_a_miss_not_an_error() -> None:
         assert await cache.get(k) is not None  # the LRU still serves this worker
     finally:
         await client.aclose()
+
+
+async def test_erasing_a_scope_reaches_every_worker_and_nothing_else(redis_client: aioredis.Redis) -> None:
+    worker_a, worker_b = AnswerCache(redis=redis_client), AnswerCache(redis=redis_client)
+    ann = key(worker_a, ChatRequest.of("my balance?", customer_scope="user:ann"))
+    ann_too = key(worker_a, ChatRequest.of("my orders?", customer_scope="user:ann"))
+    bob = key(worker_a, ChatRequest.of("my balance?", customer_scope="user:bob"))
+    shared = key(worker_a, ChatRequest.of("opening hours?"))
+    other_tenant = key(worker_a, ChatRequest.of("my balance?", customer_scope="user:ann"), tenant="other")
+    for k in (ann, ann_too, bob, shared, other_tenant):
+        await worker_a.set(k, ANSWER)
+    assert await worker_b.get(ann) is not None  # read through Redis: a customer's answer is not kept in process
+    assert await worker_a.erase_scope("acme", "user:ann") == 2
+    for cache in (worker_a, worker_b):
+        assert await cache.get(ann) is None and await cache.get(ann_too) is None
+        assert await cache.get(bob) is not None and await cache.get(shared) is not None
+        assert await cache.get(other_tenant) is not None
+    assert "user:ann" not in str(await redis_client.keys("*"))  # the scope itself is never written
+    assert await worker_b.erase_scope("acme", "user:ann") == 0
+
+
+async def test_erasing_a_scope_in_process() -> None:
+    cache = AnswerCache()
+    ann = key(cache, ChatRequest.of("my balance?", customer_scope="user:ann"))
+    shared = key(cache, ChatRequest.of("my balance?"))
+    await cache.set(ann, ANSWER)
+    await cache.set(shared, ANSWER)
+    assert await cache.erase_scope("acme", "user:ann") == 1
+    assert await cache.get(ann) is None and await cache.get(shared) is not None

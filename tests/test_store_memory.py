@@ -136,6 +136,59 @@ async def test_lock_is_released_when_the_turn_fails(store: ConversationStore) ->
     await asyncio.wait_for(next_turn(), timeout=5)
 
 
+async def test_a_turn_commits_state_transcript_and_result_together(store: ConversationStore) -> None:
+    async with store.turn("c1", "m1") as held:
+        assert held.state is None and held.result is None
+        await held.commit(full_state("c1"), {"text": "hi"}, {"reply": "hello"})
+    async with store.turn("c1", "m2") as held:
+        assert held.state == full_state("c1") and held.result is None
+    assert await store.transcript("c1") == [{"text": "hi"}]
+    assert await store.get_result("c1", "m1") == {"reply": "hello"}
+
+
+async def test_a_repeated_message_gets_its_result_without_waiting_for_the_conversation(
+    store: ConversationStore,
+) -> None:
+    async with store.turn("c1", "m1") as held:
+        await held.commit(full_state("c1"), {"text": "hi"}, {"reply": "hello"})
+
+    async def retry() -> dict | None:
+        async with store.turn("c1", "m1") as again:
+            return again.result
+
+    async with store.lock("c1"):  # another turn is running
+        assert await asyncio.wait_for(retry(), timeout=5) == {"reply": "hello"}
+
+
+async def test_turns_of_one_conversation_are_serialised(store: ConversationStore) -> None:
+    async def turn(i: int) -> None:
+        async with store.turn("c1", f"m{i}") as held:
+            state = held.state or ConversationState("c1", user_id="u1")
+            await asyncio.sleep(0.001)
+            state.turn += 1
+            await held.commit(state, {"i": i}, {"i": i})
+
+    await asyncio.gather(*(turn(i) for i in range(LIMIT)))
+    loaded = await store.load("c1")
+    assert loaded is not None and loaded.turn == LIMIT
+    assert sorted(e["i"] for e in await store.transcript("c1")) == list(range(LIMIT))
+
+
+async def test_a_turn_that_fails_before_commit_writes_nothing_and_frees_the_conversation(
+    store: ConversationStore,
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.turn("c1", "m1"):
+            raise RuntimeError("turn failed")
+
+    async def next_turn() -> None:
+        async with store.turn("c1", "m1") as held:
+            assert held.state is None and held.result is None
+
+    await asyncio.wait_for(next_turn(), timeout=5)
+    assert await store.transcript("c1") == []
+
+
 async def test_erase_user_removes_only_that_user(store: ConversationStore) -> None:
     for cid, user in [("a1", "alice"), ("a2", "alice"), ("b1", "bob")]:
         await store.save(full_state(cid, user))

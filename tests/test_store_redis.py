@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -98,7 +99,7 @@ async def test_ttls_are_set_on_every_key(fresh_redis_url: str, raw: redis.Redis)
         keys.result("m1"): 3000,
         keys.results: 3000,
         keys.fence: 1000 + 50,
-        store.user_index_key("alice"): 3000 + 50,
+        store.user_index_key("alice"): 3000 * 1.5 + 50,  # longest TTL + refresh period + lock_ttl
     }
     for key, ttl in expected.items():
         assert ttl - 60 < raw.pttl(key) / 1000 <= ttl, key
@@ -259,6 +260,42 @@ async def test_stale_fence_cannot_overwrite_newer_state(fresh_redis_url: str) ->
         await s.aclose()
 
 
+async def test_a_turn_is_two_round_trips_plus_indexing_once_per_period(store: RedisStore, raw: redis.Redis) -> None:
+    sent: list[str] = []
+    execute = store.client.execute_command
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        sent.append(str(args[0]))
+        return await execute(*args, **kwargs)
+
+    store.client.execute_command = counted  # type: ignore[method-assign]
+
+    async def turn(message_id: str, updated_at: float) -> None:
+        async with store.turn("c1", message_id) as held:
+            current = held.state or state("c1", "alice")
+            current.updated_at = updated_at
+            await held.commit(current, {"m": message_id}, {"m": message_id})
+
+    period = store.state_ttl / 2
+    await turn("m1", 10 * period + 1)  # new conversation: begin, index, commit
+    await turn("m2", 10 * period + 2)  # same period: begin, commit
+    await turn("m3", 11 * period + 1)  # first turn of a new period: the index is refreshed
+    assert sent == ["EVALSHA"] * (3 + 2 + 3)
+    assert raw.smembers(store.user_index_key("alice")) == {"c1"}
+
+
+async def test_a_turn_that_lost_its_lock_writes_nothing(store: RedisStore, raw: redis.Redis) -> None:
+    with pytest.raises(Conflict) as err:
+        async with store.turn("c1", "m1") as held:
+            raw.delete(store.keys("c1").lock)  # expired; another worker takes the conversation
+            async with store.lock("c1"):
+                pass
+            await held.commit(state("c1"), {"text": "late"}, {"reply": "late"})
+    assert err.value.code == "conversation_lock_lost"
+    assert await store.load("c1") is None
+    assert await store.transcript("c1") == [] and await store.get_result("c1", "m1") is None
+
+
 async def test_a_retried_acquire_returns_the_same_grant(store: RedisStore) -> None:
     lock = store.lock("c1")
     first = await lock.__aenter__()
@@ -375,6 +412,25 @@ async def test_outage_raises_service_unavailable_then_recovers() -> None:
         await store.aclose()
 
 
+async def test_a_hung_redis_fails_calls_instead_of_hanging_them() -> None:
+    with RedisServer() as server:
+        store = RedisStore.from_url(server.url, command_timeout=0.2)
+        await store.save(state("c1", "alice"))
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGSTOP)  # alive, connected, silent
+        try:
+            for call in (store.load("c1"), store.turn("c1", "m1").__aenter__()):
+                with pytest.raises(ServiceUnavailable) as err:
+                    await asyncio.wait_for(call, timeout=30)  # guards the test, not the store
+                assert err.value.code == "redis_unavailable" and "did not answer" in err.value.message
+            assert await store.ping() is False
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
+        loaded = await store.load("c1")  # the timed-out connections were dropped, not reused mid-reply
+        assert loaded == state("c1", "alice")
+        await store.aclose()
+
+
 # --- deployment modes ----------------------------------------------------------------
 
 
@@ -391,11 +447,15 @@ async def test_every_operation_runs_on_a_real_cluster(cluster_node: RedisServer)
         await store.client.eval("return 1", 2, store.keys("c1").state, store.keys("c2").state)
     await fill(store, "c1", "alice")
     await fill(store, "c2", "alice")
+    async with store.turn("c3", "m1") as held:
+        await held.commit(state("c3", "alice"), {"text": "hello"}, {"reply": "hi"})
     loaded = await store.load("c1")
     assert loaded == state("c1", "alice")
     assert await store.transcript("c1") == [{"text": "hello"}]
     assert await store.get_result("c2", "m1") == {"reply": "hi"}
-    assert await store.erase_user("alice") == {"conversations": 2, "transcripts": 2, "results": 2}
+    async with store.turn("c3", "m1") as held:
+        assert held.result == {"reply": "hi"}
+    assert await store.erase_user("alice") == {"conversations": 3, "transcripts": 3, "results": 3}
     assert await store.load("c2") is None
     assert await store.ping() is True
     await store.aclose()

@@ -14,6 +14,10 @@ COMMAND_MODULES = (
     "frontdesk.cli.ruleset_cmd",
     "frontdesk.cli.eval_cmd",
     "frontdesk.cli.plugins_cmd",
+    "frontdesk.cli.models_cmd",
+    "frontdesk.cli.serve",
+    "frontdesk.cli.keys_cmd",
+    "frontdesk.cli.audit_cmd",
 )
 
 

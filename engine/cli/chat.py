@@ -16,6 +16,7 @@ from typing import Any
 
 from frontdesk.bootstrap import build_engine
 from frontdesk.errors import FrontdeskError
+from frontdesk.llm_service import close_services
 from frontdesk.pipeline import Engine
 from frontdesk.types import Message
 
@@ -176,9 +177,14 @@ async def _scripted(session: ChatSession) -> int:
     return status
 
 
+async def _session(session: ChatSession, interactive: bool) -> int:
+    try:
+        return await (_interactive(session) if interactive else _scripted(session))
+    finally:
+        await close_services(session.engine.services)  # the model vendors' connection pools
+
+
 def run(args: argparse.Namespace) -> int:
     engine = build_engine([args.ruleset])
     session = ChatSession(engine, args)
-    if sys.stdin.isatty() and not args.json:
-        return asyncio.run(_interactive(session))
-    return asyncio.run(_scripted(session))
+    return asyncio.run(_session(session, sys.stdin.isatty() and not args.json))

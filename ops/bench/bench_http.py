@@ -1,0 +1,232 @@
+"""Full turns over HTTP with Redis, against a bare Starlette + Redis GET/SET endpoint.
+
+    .venv/bin/python ops/bench/bench_http.py [--ruleset rulesets/shop-zh] [--duration 10] [--profile]
+
+Starts its own redis-server, `frontdesk serve` (one worker, Redis store) and
+bare_redis_app.py, each server pinned to core 0, and runs wrk and Redis on core 1:
+32 connections for --duration seconds, then 1 connection for the latency floor.
+Prints req/s, p50/p99, the server's CPU time per request (read from /proc: it
+holds when other work shares the cores, which req/s does not), the ratios to
+the bare endpoint and the latency Frontdesk adds at one connection. --profile
+samples the serve process with py-spy during an extra 32-connection run and
+prints where its time goes. Needs wrk (`apt-get install -y wrk`) and
+redis-server; kills everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BIN = Path(sys.executable).parent
+SERVER_CORE, CLIENT_CORE = "0", "1"
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    """Until the server answers `url` at all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: up (the bare app has no GET route)
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout}s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, connections: int, duration: int, pid: int | None = None) -> dict[str, float]:
+    """One wrk run; with `pid`, also the server's CPU time per request (immune to noisy neighbours)."""
+    cpu_before = cpu_seconds(pid) if pid else 0.0
+    out = subprocess.run(
+        [
+            *("taskset", "-c", CLIENT_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"),
+            *("-s", str(HERE / "post_message.lua"), url),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"errors during the run:\n{out}")
+    found = {p: re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)$", out, re.M) for p in ("50", "99")}
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None or not all(found.values()):
+        raise RuntimeError(f"cannot read wrk output:\n{out}")
+    result = {"rps": float(rps[1])}
+    done = re.search(r"(\d+) requests in", out)
+    if pid and done:
+        result["cpu_ms"] = (cpu_seconds(pid) - cpu_before) * 1000 / int(done[1])
+    for p, m in found.items():
+        assert m is not None
+        result[f"p{p}"] = float(m[1]) * _UNITS[m[2]]
+    return result
+
+
+def profile(pid: int, url: str, connections: int, duration: int, out: Path) -> None:
+    """Sample the server with py-spy while wrk loads it; print where its time goes."""
+    spy = subprocess.Popen(
+        [
+            *(str(BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(duration)),
+            *("--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    wrk(url, connections, duration - 1)
+    spy.wait(timeout=60)
+    parts: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        own[frames[-1]] += int(count)
+        parts[next((name for name, test in PARTS if any(test.search(f) for f in frames)), "other")] += int(count)
+    total = sum(parts.values())
+    print(f"\nprofile of the serve process under {connections} connections ({total} samples, stacks in {out}):")
+    for name, n in parts.most_common():
+        print(f"  {100 * n / total:5.1f}%  {name}")
+    print("  top self time:")
+    for frame, n in own.most_common(12):
+        print(f"  {100 * n / total:5.1f}%  {frame}")
+
+
+# Each sample is charged to the first part one of its frames matches; frames read
+# "function (path:line)". Coroutines resumed by the event loop show without their
+# callers: writing a Redis command is charged to the store, not to the endpoint.
+PARTS = [
+    (name, re.compile(pattern))
+    for name, pattern in (
+        (
+            "engine stages: guards, masking, understanding, rules, actions",
+            r"\((plugins/|sklearn/|numpy/|scipy/|pluggy/|"
+            r"engine/(rules_runtime|decision|masking|conditions|facts|dialog|templates)\.py)",
+        ),
+        ("store: Redis client, JSON of state/result, scripts", r"\((engine/store_redis\.py|redis/)"),
+        ("request: read + validate the body", r"^(read_body|parse_body) "),
+        ("response: JSON encoding", r"^(JSONResponse\.render|dumps) "),
+        ("pipeline glue: turn result, transcript entry, explain", r"\(engine/pipeline\.py"),
+        ("HTTP server, event loop, Starlette, middleware", r"\((uvicorn/|starlette/|engine/http_app\.py|asyncio/)"),
+    )
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ruleset", type=Path, default=ROOT / "rulesets" / "shop-zh")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--profile", action="store_true", help="also sample the serve process with py-spy")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+    if args.profile and not (BIN / "py-spy").exists():
+        raise SystemExit("py-spy is missing: .venv/bin/pip install -e '.[bench]'")
+    tmp = Path(tempfile.mkdtemp(prefix="fd-bench-"))
+    redis_port, fd_port, bare_port = free_port(), free_port(), free_port()
+    env = os.environ | {"FRONTDESK_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "FRONTDESK_TENANT": "bench"}
+    pin = ["taskset", "-c", SERVER_CORE]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(args: list[str], name: str) -> subprocess.Popen[bytes]:
+        log = (tmp / f"{name}.log").open("wb")
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        procs.append(proc)
+        return proc
+
+    load_before = f"{os.getloadavg()[0]:.2f}"  # other work on these cores skews req/s, not CPU/req
+    try:
+        # Redis shares wrk's core: core 0 is the app server's alone, as with Redis on another host
+        redis_args = ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"]
+        start(["taskset", "-c", CLIENT_CORE, *redis_args], "redis")
+        fd = start(
+            [
+                *pin,
+                str(BIN / "frontdesk"),
+                "serve",
+                "--rulesets",
+                str(args.ruleset),
+                "--port",
+                str(fd_port),
+                *("--log-level", "warning"),
+            ],
+            "frontdesk",
+        )
+        bare = start(
+            [
+                *pin,
+                str(BIN / "uvicorn"),
+                "--app-dir",
+                str(HERE),
+                "bare_redis_app:app",
+                "--port",
+                str(bare_port),
+                *("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"),
+            ],
+            "bare",
+        )
+        fd_url, bare_url = f"http://127.0.0.1:{fd_port}/v1/messages", f"http://127.0.0.1:{bare_port}/v1/messages"
+        wait_http(f"http://127.0.0.1:{fd_port}/readyz", fd)
+        wait_http(bare_url, bare)
+        results: dict[tuple[str, int], dict[str, float]] = {}
+        for name, url, proc in (("frontdesk", fd_url, fd), ("bare", bare_url, bare)):
+            wrk(url, args.connections, 2)  # warm-up: connections, caches, Lua scripts
+            for conns in (args.connections, 1):
+                results[name, conns] = wrk(url, conns, args.duration, proc.pid)
+        print(f"ruleset {args.ruleset.name}; servers on core {SERVER_CORE}, wrk and Redis on core {CLIENT_CORE}")
+        print(f"load average before the runs: {load_before}; after: {os.getloadavg()[0]:.2f}")
+        for (name, conns), r in results.items():
+            print(
+                f"{name:10} {conns:3} conn  {r['rps']:9.0f} req/s  p50 {r['p50']:7.3f} ms  p99 {r['p99']:7.3f} ms"
+                f"  server CPU {r['cpu_ms']:.3f} ms/req (= {1000 / r['cpu_ms']:.0f} req per CPU-second)"
+            )
+        fd32, bare32 = results["frontdesk", args.connections], results["bare", args.connections]
+        fd1, bare1 = results["frontdesk", 1], results["bare", 1]
+        print(f"ratio to the bare Redis endpoint at {args.connections} connections: {fd32['rps'] / bare32['rps']:.2f}")
+        print(f"ratio of CPU per request (bare / frontdesk): {bare32['cpu_ms'] / fd32['cpu_ms']:.2f}")
+        print(f"latency at 1 connection: p50 {fd1['p50']:.3f} ms ({fd1['p50'] - bare1['p50']:+.3f} ms over bare)")
+        if args.profile:
+            profile(fd.pid, fd_url, args.connections, args.duration, tmp / "serve.pyspy.txt")
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
