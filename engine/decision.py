@@ -10,7 +10,6 @@ decided when acting: the first `reply`.
 
 from __future__ import annotations
 
-from frontdesk.conditions import fact_paths
 from frontdesk.facts import build_facts
 from frontdesk.types import Action, FiredRule, Turn
 
@@ -46,7 +45,7 @@ def decide(turn: Turn) -> None:
                 state.rule_memory[rule.id] = hits
                 continue
             state.rule_memory.pop(rule.id, None)
-        matched_facts = {path: turn.facts.get(path) for path in fact_paths(rule.node)}
+        matched_facts = {path: turn.facts.get(path) for path in rule.paths}
         turn.explain.rules.append(FiredRule(rule.id, rule.priority, matched_facts, definition.stop))
         turn.actions.extend(Action(name, params, rule.id) for name, params in ruleset.actions[rule.id])
         if definition.stop:

@@ -29,6 +29,7 @@ from frontdesk.conditions import (
     as_number,
     canon,
     compile_predicate,
+    fact_paths,
     is_missing,
 )
 from frontdesk.rules_runtime import CATCH_ALL, TURN_MARKER
@@ -45,6 +46,10 @@ class CompiledRule:
     priority: int
     order: int  # position in the files, the tie-breaker
     node: Node
+    paths: tuple[str, ...] = ()  # the facts its condition reads, for `explain`
+
+    def __post_init__(self) -> None:
+        self.paths = tuple(fact_paths(self.node))
 
 
 @dataclass
