@@ -47,7 +47,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -90,11 +90,8 @@ class AuditRecord:
     ref: str = field(default="", compare=False)  # where it is stored (stream id, file line); not hashed
 
     def chained(self) -> dict[str, Any]:
-        """The fields the hash covers."""
-        data = asdict(self)
-        for name in ("hash", "payload", "ref"):
-            del data[name]
-        return data
+        """The fields the hash covers (read directly: `asdict` would deep-copy the payload on every append)."""
+        return {name: getattr(self, name) for name in _CHAINED}
 
     def computed_hash(self) -> str:
         return sha256_hex(canonical(self.chained()))

@@ -30,10 +30,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
@@ -51,7 +52,8 @@ from frontdesk.errors import (
     UnsupportedMediaType,
 )
 from frontdesk.http_schema import MessageRequest, openapi_document
-from frontdesk.llm_service import close_services
+from frontdesk.http_stream import sse_events
+from frontdesk.llm_service import close_services, stream_turn
 from frontdesk.pipeline import Engine
 from frontdesk.settings import Settings
 from frontdesk.store import ConversationStore, MemoryStore
@@ -68,6 +70,22 @@ _EXPLAIN = {"0": False, "false": False, "1": True, "true": True}
 _SIGNATURE_CODES = {"signature_invalid", "signature_expired", "replay_detected"}
 AUDIT_TRIM_EVERY = 3600.0  # seconds between retention passes over the audit trails
 T = TypeVar("T")
+
+
+class IdConvertor(Convertor[str]):
+    """A conversation or user id in a path: any characters, slashes and line breaks included (the
+    `path` convertor's `.*` stops at a line break, and an id the API accepted must be erasable)."""
+
+    regex = r"[\s\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("id", IdConvertor())
 
 
 def trace_id_from(headers: list[tuple[bytes, bytes]]) -> str:
@@ -294,6 +312,18 @@ class FrontdeskApi:
         )
         tenant = tenants.get(caller.tenant)
         level = req.customer.get("level")
+        stream = _EXPLAIN.get(query.get("stream", "0").lower())
+        if stream is None:
+            raise InvalidRequest("stream: use 0, 1, false or true", hint="?stream=1 answers with Server-Sent Events")
+        if stream:
+            await access.limit(
+                caller.tenant,
+                user=None if req.user_id == ANONYMOUS else req.user_id,
+                ip=_client_ip(request),
+                tier=level if isinstance(level, str) else None,
+            )
+            events = stream_turn(tenant.engine, message, req.ruleset, actor=caller.actor)
+            return StreamingResponse(sse_events(events, explain), media_type="text/event-stream")
         self.in_flight += 1
         try:
             await access.limit(
@@ -427,9 +457,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     routes = [
         Route("/v1/messages", api.post_message, methods=["POST"]),
         Route("/v1/webhooks/{channel}", api.post_webhook, methods=["POST"]),
-        Route("/v1/conversations/{conversation_id:path}/close", api.close_conversation, methods=["POST"]),
-        Route("/v1/conversations/{conversation_id:path}", api.get_conversation, methods=["GET"]),
-        Route("/v1/customers/{user_id:path}", api.erase_customer, methods=["DELETE"]),
+        Route("/v1/conversations/{conversation_id:id}/close", api.close_conversation, methods=["POST"]),
+        Route("/v1/conversations/{conversation_id:id}", api.get_conversation, methods=["GET"]),
+        Route("/v1/customers/{user_id:id}", api.erase_customer, methods=["DELETE"]),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/readyz", api.readyz, methods=["GET"]),
         Route("/openapi.json", api.openapi_json, methods=["GET"]),

@@ -272,13 +272,14 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 
 def _path_param(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
+    schema = {"type": "string", "minLength": 1}
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
 
 
 _TRACEPARENT = {"$ref": "#/components/parameters/traceparent"}
 _CONVERSATION = _path_param("conversation_id", "as sent in POST /v1/messages")
 # FRONTDESK_AUTH=keys: a Bearer key with the scope; off (the default): nothing (the empty requirement)
-_KEY = [{"apiKey": []}, {}]
+_KEY: list[dict[str, list[str]]] = [{"apiKey": []}, {}]
 
 
 def _signed(name: str, description: str) -> dict[str, Any]:

@@ -216,13 +216,13 @@ class MemoryRateLimiter:
 
 def policy_from_settings(settings: Settings) -> RateLimitPolicy | None:
     """FRONTDESK_RATE_*; None when no bucket is set. Checked here, at start-up, rather than on every request."""
-    limits = [
+    tenant, user, ip = (
         None if text is None else Limit(*parse_rate(text))
         for text in (settings.rate_tenant, settings.rate_user, settings.rate_ip)
-    ]
-    if not any(limits):
+    )
+    if not (tenant or user or ip):
         return None
-    policy = RateLimitPolicy(*limits, tiers=settings.rate_tiers, reserve=settings.rate_reserve)
+    policy = RateLimitPolicy(tenant, user, ip, tiers=settings.rate_tiers, reserve=settings.rate_reserve)
     for tier in (None, *settings.rate_tiers):
         try:
             policy.buckets(user="u", ip="ip", tier=tier, cost=1)

@@ -10,7 +10,7 @@ keys) are bound to the tenant; the rest are shared as they are.
 
     Tenant.engine     turns on the tenant's store, recorded in its audit trail
     Tenant.fallback   with degrade_to_memory: process memory while Redis is down,
-                      recorded in `<audit_dir>/<tenant>.degraded.jsonl`
+                      recorded in `<audit_dir>/degraded/<tenant>.jsonl`
     Tenant.audit      the hash-chained trail: Redis stream, or `<audit_dir>/<tenant>.jsonl`
 """
 
@@ -116,14 +116,18 @@ class Tenants:
         base, settings = self.base, self.settings
         store = base.store if name == self.home else base.store.for_tenant(name)
         services = base.services if name == self.home else bind_services(base.services, name)
-        on_redis = isinstance(store, RedisStore)
-        audit_file = Path(settings.audit_dir).expanduser() / f"{name}.jsonl"
-        audit = self._audit(RedisAudit(store.client, name) if on_redis else FileAudit(audit_file), name)
+        audit_dir = Path(settings.audit_dir).expanduser()
+        backend: AuditBackend
+        if isinstance(store, RedisStore):
+            backend = RedisAudit(store.client, name)
+        else:
+            backend = FileAudit(audit_dir / f"{name}.jsonl")
+        audit = self._audit(backend, name)
         engine = Engine(base.rulesets, store, base.pm, base.default_ruleset, services, recorder(audit, self.timeout))
         fallback = fallback_audit = None
-        if settings.degrade_to_memory and on_redis:
+        if settings.degrade_to_memory and isinstance(store, RedisStore):
             memory = MemoryStore(state_ttl=settings.state_ttl, transcript_limit=settings.transcript_limit)
-            fallback_audit = self._audit(FileAudit(audit_file.with_suffix(".degraded.jsonl")), name)
+            fallback_audit = self._audit(FileAudit(audit_dir / "degraded" / f"{name}.jsonl"), name)
             record = recorder(fallback_audit, self.timeout)
             fallback = Engine(base.rulesets, memory, base.pm, base.default_ruleset, services, record)
         return Tenant(name, engine, fallback, audit, fallback_audit)

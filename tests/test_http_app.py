@@ -339,3 +339,11 @@ def test_serve_refuses_several_workers_without_redis() -> None:
     )
     assert done.returncode == 2
     assert "workers_need_redis" in done.stderr and "FRONTDESK_REDIS_URL" in done.stderr
+
+
+async def test_ids_with_line_breaks_can_be_read_and_erased(client: httpx.AsyncClient) -> None:
+    body = {"conversation_id": "wx\n1", "user_id": "open\r\nid", "text": "hi"}
+    assert (await client.post("/v1/messages", json=body)).status_code == 200
+    assert (await client.get("/v1/conversations/wx%0A1")).json()["conversation_id"] == "wx\n1"
+    erased = (await client.delete("/v1/customers/open%0D%0Aid")).json()
+    assert erased["user_id"] == "open\r\nid" and erased["erased"]["conversations"] == 1

@@ -4,6 +4,7 @@ audit trail of turns and admin actions, and erasure. Several real workers: test_
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from mock_vendor import MockVendor
 from frontdesk.api_keys import ApiKeys, FileKeys, RedisKeys
 from frontdesk.audit import AuditLog, FileAudit, RedisAudit
 from frontdesk.bootstrap import build_engine
-from frontdesk.errors import RateLimited
+from frontdesk.errors import ConfigError, RateLimited
 from frontdesk.http_app import create_app, error_response
 from frontdesk.http_schema import ERROR_CODES
 from frontdesk.pipeline import Engine
@@ -48,6 +49,7 @@ class Rig:
     key: Callable[..., Any]  # async (tenant, *scopes) -> presented key
     audit: Callable[[str], AuditLog]
     redis_url: str | None
+    apps: list[Any]  # what make() made, in order
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -55,6 +57,7 @@ async def rig(request: pytest.FixtureRequest, mini_engine: Engine, tmp_path: Pat
     url = request.getfixturevalue("fresh_redis_url") if request.param == "redis" else None
     stores: list[RedisStore] = []
     clients: list[httpx.AsyncClient] = []
+    apps: list[Any] = []
 
     def make(**settings: Any) -> httpx.AsyncClient:
         if url:
@@ -65,6 +68,7 @@ async def rig(request: pytest.FixtureRequest, mini_engine: Engine, tmp_path: Pat
         engine = Engine(mini_engine.rulesets, store, mini_engine.pm, mini_engine.default_ruleset, {})
         options = {"audit_dir": tmp_path / "audit", "keys_file": tmp_path / "keys.json", **settings}
         app = create_app(Settings(**options), engine=engine)
+        apps.append(app)
         clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fd"))
         return clients[-1]
 
@@ -84,7 +88,7 @@ async def rig(request: pytest.FixtureRequest, mini_engine: Engine, tmp_path: Pat
             return AuditLog(RedisAudit(stores[-1].client, tenant), tenant=tenant)
         return AuditLog(FileAudit(tmp_path / "audit" / f"{tenant}.jsonl"), tenant=tenant)
 
-    yield Rig(make, key, audit, url)
+    yield Rig(make, key, audit, url, apps)
     for client in clients:
         await client.aclose()
     for store in stores:
@@ -290,8 +294,10 @@ def test_retry_after_rounds_up() -> None:
 def test_invalid_rate_settings_fail_at_start_up(mini_engine: Engine) -> None:
     with pytest.raises(ValueError, match="is not a rate"):
         Settings(rate_user="lots")
-    with pytest.raises(Exception, match="rate_limits_invalid"):
+    with pytest.raises(ConfigError, match="rate_limits_invalid"):
         create_app(Settings(rate_tenant="1/s burst 1", rate_reserve=0.5), engine=mini_engine)
+    with pytest.raises(ConfigError, match="webhook_secret_missing"):
+        create_app(Settings(webhook_secrets={"web": {"secrets": [""]}}), engine=mini_engine)
 
 
 # --- the audit trail and erasure ----------------------------------------------------
@@ -333,6 +339,18 @@ async def test_turns_and_admin_actions_are_audited_masked_and_erasure_keeps_the_
     report = await trail.verify()
     assert report.ok and report.erased == 3
     assert (await client.delete("/v1/customers/alice", headers=bearer(admin))).json()["erased"]["audit_payloads"] == 0
+
+
+async def test_retention_trims_the_trails_of_every_tenant_served(rig: Rig) -> None:
+    client = rig.make(auth="keys", audit_retention_days=1e-9)  # everything is older than 0.1 ms
+    for tenant in ("old-a", "old-b"):
+        key = await rig.key(tenant, "messages")
+        assert (await client.post("/v1/messages", json=msg("hi"), headers=bearer(key))).status_code == 200
+    await asyncio.sleep(0.01)
+    assert await rig.apps[-1].state.api.tenants.trim_audits() == 2
+    for tenant in ("old-a", "old-b"):
+        report = await rig.audit(tenant).verify()
+        assert report.ok and report.records == 0 and report.anchor.seq == 1  # verification starts after them
 
 
 async def test_a_turn_the_audit_trail_cannot_take_is_not_saved(rig: Rig, tmp_path: Path) -> None:

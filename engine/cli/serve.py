@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from frontdesk.access import Access
 from frontdesk.errors import ConfigError
 from frontdesk.settings import Settings
 
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             code="workers_need_redis",
             hint="set FRONTDESK_REDIS_URL (e.g. redis://127.0.0.1:6379/0) or run one worker",
         )
+    Access(settings, None)  # invalid rate limits or webhook secrets fail here, before any worker starts
     import uvicorn  # here: the other commands should not pay for importing the server
 
     uvicorn.run(

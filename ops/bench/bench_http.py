@@ -1,6 +1,6 @@
 """Full turns over HTTP with Redis, against a bare Starlette + Redis GET/SET endpoint.
 
-    .venv/bin/python ops/bench/bench_http.py [--ruleset rulesets/shop-zh] [--duration 10] [--profile]
+    .venv/bin/python ops/bench/bench_http.py [--ruleset rulesets/shop-zh] [--duration 10] [--profile] [--secure]
 
 Starts its own redis-server, `frontdesk serve` (one worker, Redis store) and
 bare_redis_app.py, each server pinned to core 0, and runs wrk and Redis on core 1:
@@ -9,8 +9,11 @@ Prints req/s, p50/p99, the server's CPU time per request (read from /proc: it
 holds when other work shares the cores, which req/s does not), the ratios to
 the bare endpoint and the latency Frontdesk adds at one connection. --profile
 samples the serve process with py-spy during an extra 32-connection run and
-prints where its time goes. Needs wrk (`apt-get install -y wrk`) and
-redis-server; kills everything it started.
+prints where its time goes. --secure serves with FRONTDESK_AUTH=keys (wrk sends a
+key made with `frontdesk keys create`) and tenant, user and address rate limits
+too high to refuse anything: what checking a key and three buckets costs. Every
+turn is recorded in the audit trail either way. Needs wrk (`apt-get install -y
+wrk`) and redis-server; kills everything it started.
 """
 
 from __future__ import annotations
@@ -147,6 +150,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--profile", action="store_true", help="also sample the serve process with py-spy")
+    parser.add_argument("--secure", action="store_true", help="API keys and rate limits on")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -155,6 +159,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="fd-bench-"))
     redis_port, fd_port, bare_port = free_port(), free_port(), free_port()
     env = os.environ | {"FRONTDESK_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "FRONTDESK_TENANT": "bench"}
+    if args.secure:
+        never = "1000000/s"  # every bucket is checked and drawn from; none ever refuses
+        env |= {"FRONTDESK_AUTH": "keys", **{f"FRONTDESK_RATE_{b}": never for b in ("TENANT", "USER", "IP")}}
     pin = ["taskset", "-c", SERVER_CORE]
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -198,12 +205,18 @@ def main() -> int:
         fd_url, bare_url = f"http://127.0.0.1:{fd_port}/v1/messages", f"http://127.0.0.1:{bare_port}/v1/messages"
         wait_http(f"http://127.0.0.1:{fd_port}/readyz", fd)
         wait_http(bare_url, bare)
+        if args.secure:
+            create = [str(BIN / "frontdesk"), "keys", "create", "--tenant", "bench", "--scope", "messages"]
+            key = subprocess.run(create, env=env, check=True, capture_output=True, text=True).stdout.strip()
+            os.environ["FRONTDESK_BENCH_KEY"] = key  # read by post_message.lua
         results: dict[tuple[str, int], dict[str, float]] = {}
         for name, url, proc in (("frontdesk", fd_url, fd), ("bare", bare_url, bare)):
             wrk(url, args.connections, 2)  # warm-up: connections, caches, Lua scripts
             for conns in (args.connections, 1):
                 results[name, conns] = wrk(url, conns, args.duration, proc.pid)
-        print(f"ruleset {args.ruleset.name}; servers on core {SERVER_CORE}, wrk and Redis on core {CLIENT_CORE}")
+        secure = "API keys and rate limits on" if args.secure else "no key, no rate limits"
+        print(f"ruleset {args.ruleset.name}, {secure}")
+        print(f"servers on core {SERVER_CORE}, wrk and Redis on core {CLIENT_CORE}")
         print(f"load average before the runs: {load_before}; after: {os.getloadavg()[0]:.2f}")
         for (name, conns), r in results.items():
             print(

@@ -13,6 +13,8 @@ end
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+local key = os.getenv("FRONTDESK_BENCH_KEY")  -- bench_http.py --secure: an API key of scope messages
+if key then wrk.headers["Authorization"] = "Bearer " .. key end
 
 function request()
   n = n + 1
