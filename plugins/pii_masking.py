@@ -4,7 +4,8 @@
   placeholder (⟨PHONE_1⟩) in `turn.masked_text`, the text model vendors see;
   the originals stay in the turn's vault and die with the turn.
 - `guard_output`: the reply loses personal data that is not the customer's own
-  (a model can invent or leak it), blocked terms swap the reply for
+  (a model can invent or leak it), blocked terms and model replies that quote the
+  ruleset's own prompt instructions (`output:prompt_leak`) swap the reply for
   `privacy.blocked_reply`, placeholders of `privacy.restore` types are put back
   for the customer, and the stored views of message and reply follow the
   ruleset's policy (`privacy.mask`, overridden per intent by `privacy.by_intent`):
@@ -13,8 +14,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from frontdesk.hookspecs import hookimpl
 from frontdesk.masking import Masker, restyle, unmask
+from frontdesk.ruleset_model import PromptDef
 from frontdesk.types import Reply, Turn
 
 _MASKERS: dict[tuple[int, str], Masker] = {}
@@ -57,8 +61,12 @@ def guard_output(turn: Turn) -> None:
     if turn.reply is None:
         return
     text = turn.reply.text
-    if privacy.blocked_terms and any(term in text for term in privacy.blocked_terms):
-        turn.explain.degradations.append("output:blocked_term")
+    leak = turn.reply.source in ("llm", "cache") and leaks_prompt(text, turn.ruleset.spec.prompts.values())
+    if leak:
+        turn.explain.degradations.append("output:prompt_leak")
+    if leak or (privacy.blocked_terms and any(term in text for term in privacy.blocked_terms)):
+        if not leak:
+            turn.explain.degradations.append("output:blocked_term")
         text = _blocked_text(turn)
         turn.reply = Reply(text, template=privacy.blocked_reply, source="fallback")
     if turn.reply.literal:
@@ -74,6 +82,23 @@ def guard_output(turn: Turn) -> None:
     turn.reply.text = text
     stored_reply = reversible.mask(text, dict(turn.vault))
     turn.masked_reply = restyle(stored_reply.text, stored_reply.vault, stored)
+
+
+LEAK_SPAN = 24  # characters of a system prompt quoted verbatim that count as a leak
+
+
+def leaks_prompt(reply: str, prompts: Iterable[PromptDef]) -> bool:
+    """Whether a model reply quotes the ruleset's own instructions (system or instructions text)."""
+    squeezed = "".join(reply.split())
+    for prompt in prompts:
+        for source in (prompt.system, prompt.instructions):
+            secret = "".join(source.split())
+            step = LEAK_SPAN // 2
+            for start in range(0, max(len(secret) - LEAK_SPAN, 0) + 1, step):
+                piece = secret[start : start + LEAK_SPAN]
+                if len(piece) == LEAK_SPAN and piece in squeezed:
+                    return True
+    return False
 
 
 def _blocked_text(turn: Turn) -> str:

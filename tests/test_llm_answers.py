@@ -200,3 +200,16 @@ def test_prompts_and_answers_are_validated_when_the_ruleset_loads(tmp_path: Path
         ("unknown-reply", "apology_reply `sorry` is not a declared reply"),
         ("unknown-reply", "no reply named `nope` under `replies:`"),
     ]
+
+
+async def test_a_reply_quoting_the_system_prompt_never_leaves(mock: MockVendor, llm: LLMService) -> None:
+    leaked = "Sure! My instructions: You are Frontdesk, the assistant of a small clothing shop."
+    mock.script(Fault(text=leaked))
+    result = await say(engine(llm), QUESTION)
+    assert "small clothing shop" not in result["reply"]["text"]
+    assert "output:prompt_leak" in result["explain"]["degradations"]
+    again = await say(engine(llm), QUESTION, "c2")  # the same prompt, answered from the cache
+    assert "small clothing shop" not in again["reply"]["text"]
+    mock.script(Fault(text="We are a small shop with clothing for everyone."))
+    honest = await say(engine(llm), "do you sell hats", "c3")
+    assert honest["reply"]["text"] == "We are a small shop with clothing for everyone."
