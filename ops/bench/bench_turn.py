@@ -46,6 +46,8 @@ def extra_rules(ruleset_dir: Path, count: int) -> str:
 
 
 STAGE_TOTALS: dict[str, float] = {}
+CORE_STAGES = ("understand", "decide", "act")  # the engine core, without guards and masking
+CORE_SAMPLES: list[float] = []
 
 
 async def measure(engine, turns: int) -> list[float]:
@@ -60,6 +62,7 @@ async def measure(engine, turns: int) -> list[float]:
         samples.append((time.thread_time_ns() - start) / 1e3)
         for stage, micros in turn.explain.timings_us.items():
             STAGE_TOTALS[stage] = STAGE_TOTALS.get(stage, 0.0) + micros / turns
+        CORE_SAMPLES.append(sum(turn.explain.timings_us[s] for s in CORE_STAGES))
     return samples
 
 
@@ -71,7 +74,12 @@ def report(label: str, samples: list[float]) -> None:
     per_second = 1e6 / statistics.fmean(ordered)
     print(f"{label:<34} p50 {p50:7.1f} µs   p99 {p99:7.1f} µs   {per_second:8.0f} turns/s")
     print("    mean µs by stage: " + "  ".join(f"{k} {v:.0f}" for k, v in STAGE_TOTALS.items()))
+    core = sorted(CORE_SAMPLES[len(CORE_SAMPLES) // 10 :])
+    print(
+        f"    understand+decide+act: p50 {statistics.median(core):.1f} µs  p99 {core[int(len(core) * 0.99) - 1]:.1f} µs"
+    )
     STAGE_TOTALS.clear()
+    CORE_SAMPLES.clear()
 
 
 def main() -> None:
