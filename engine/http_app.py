@@ -323,7 +323,7 @@ class FrontdeskApi:
                 tier=level if isinstance(level, str) else None,
             )
             events = stream_turn(tenant.engine, message, req.ruleset, actor=caller.actor)
-            return StreamingResponse(sse_events(events, explain), media_type="text/event-stream")
+            return StreamingResponse(self._counted(sse_events(events, explain)), media_type="text/event-stream")
         self.in_flight += 1
         try:
             await access.limit(
@@ -344,6 +344,15 @@ class FrontdeskApi:
                 record = {**record, "degradations": [*record["degradations"], DEGRADED_STORE]}
             body["explain"] = record
         return JSONResponse(body)
+
+    async def _counted(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """A streamed turn counts against max_in_flight until its last event is sent."""
+        self.in_flight += 1
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            self.in_flight -= 1
 
     async def get_conversation(self, request: Request) -> Response:
         _, tenant = await self._tenant(request, "analyst")
