@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from llm_support import llm, mock  # noqa: F401  (fixtures shared by the model tests)
 from redis_server import RedisServer
 
 

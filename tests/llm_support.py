@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mock_vendor import MockVendor
 
 from frontdesk.bootstrap import build_engine
@@ -116,3 +118,19 @@ async def say(eng: Engine, text: str, conversation: str = "c", **kw: Any) -> dic
 
 def model_calls(result: dict[str, Any]) -> list[tuple[Any, ...]]:
     return [(c["model"], c["outcome"], c["error"]) for c in result["explain"]["model_calls"]]
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[MockVendor]:
+    """The mock vendor of a test module, keyed with KEY (shared through tests/conftest.py)."""
+    with MockVendor(api_key=KEY) as vendor:
+        yield vendor
+
+
+@pytest.fixture
+async def llm(mock: MockVendor) -> AsyncIterator[LLMService]:
+    """A model service on the module's mock vendor, with the vendor's script and counts reset."""
+    mock.reset()
+    svc = service(mock)
+    yield svc
+    await svc.aclose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -371,12 +371,6 @@ async def test_a_turn_the_audit_trail_cannot_take_is_not_saved(rig: Rig, tmp_pat
 
 
 # --- the model service: tenant-scoped cache, erasure of cached answers ---------------
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[MockVendor]:
-    with MockVendor(api_key=llm_support.KEY) as vendor:
-        yield vendor
 
 
 async def test_cached_answers_are_per_tenant_and_erased_with_the_customer(mock: MockVendor, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,6 @@ from frontdesk.types import Message
 pytestmark = pytest.mark.anyio
 QUESTION = "do you sell umbrellas"
 DELIMITED = f"<customer_message>\n{QUESTION}\n</customer_message>"
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[MockVendor]:
-    with MockVendor(api_key="sk-llm-test") as mv:
-        yield mv
-
-
-@pytest.fixture
-async def llm(mock: MockVendor) -> AsyncIterator[LLMService]:
-    mock.reset()
-    svc = service(mock)
-    yield svc
-    await svc.aclose()
 
 
 async def test_an_answer_follows_the_ruleset_prompt(mock: MockVendor, llm: LLMService) -> None:

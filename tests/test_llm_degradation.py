@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -20,12 +19,6 @@ from frontdesk.models_config import NANOS
 pytestmark = pytest.mark.anyio
 QUESTION = "do you sell umbrellas"
 BUSY = {"text": "Our assistant is busy; please try again in a minute.", "template": "try_later", "source": "fallback"}
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[MockVendor]:
-    with MockVendor(api_key="sk-llm-test") as mv:
-        yield mv
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,12 +19,6 @@ from frontdesk.settings import Settings
 
 pytestmark = pytest.mark.anyio
 QUESTION = "do you sell umbrellas"
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[MockVendor]:
-    with MockVendor(api_key=KEY) as mv:
-        yield mv
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from llm_support import SMALL_MODEL, engine, say, service, write_ruleset
+from llm_support import SMALL_MODEL, engine, say, write_ruleset
 from mock_vendor import Fault, MockVendor
 
 from frontdesk.errors import RulesetError
@@ -20,20 +19,6 @@ pytestmark = pytest.mark.anyio
 def understood(intent: str, confidence: float = 0.9, emotion: str = "neutral", **entities: str) -> Fault:
     body = {"intent": intent, "confidence": confidence, "entities": entities, "emotion": emotion}
     return Fault(text=json.dumps(body))
-
-
-@pytest.fixture(scope="module")
-def mock() -> Iterator[MockVendor]:
-    with MockVendor(api_key="sk-llm-test") as mv:
-        yield mv
-
-
-@pytest.fixture
-async def llm(mock: MockVendor) -> AsyncIterator[LLMService]:
-    mock.reset()
-    svc = service(mock)
-    yield svc
-    await svc.aclose()
 
 
 async def test_a_confident_offline_answer_calls_no_vendor(mock: MockVendor, llm: LLMService) -> None:
