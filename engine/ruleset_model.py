@@ -29,6 +29,21 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * DURATION_UNITS[match.group(2)]
 
 
+_SECTIONS = {"replies": "reply", "slots": "slot", "prompts": "prompt"}
+
+
+def require_declared(context: dict[str, Any] | None, section: str, *names: str) -> None:
+    """For action parameter validators (`info.context`): each name must be declared in the
+    ruleset's `section`, else the analyst sees `unknown-reply` / `unknown-slot` / `unknown-prompt`."""
+    spec = (context or {}).get("spec")
+    if spec is None:
+        return
+    for name in names:
+        if name not in getattr(spec, section):
+            kind = _SECTIONS[section]
+            raise ValueError(f"unknown-{kind}: no {kind} named `{name}` under `{section}:`")
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 

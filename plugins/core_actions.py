@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from frontdesk.hookspecs import hookimpl
-from frontdesk.ruleset_model import RulesetSpec
+from frontdesk.ruleset_model import RulesetSpec, require_declared
 from frontdesk.templates import check_variable, parse_template
 from frontdesk.types import Action, Reply, Turn
 
@@ -45,9 +45,7 @@ class ReplyParams(_Params):
     @field_validator("template")
     @classmethod
     def _known(cls, value: str, info: ValidationInfo) -> str:
-        spec = _spec(info)
-        if spec is not None and value not in spec.replies:
-            raise ValueError(f"unknown-reply: no reply named `{value}` under `replies:`")
+        require_declared(info.context, "replies", value)
         return value
 
 
@@ -58,9 +56,7 @@ class SlotParams(_Params):
     @field_validator("slot")
     @classmethod
     def _known(cls, value: str, info: ValidationInfo) -> str:
-        spec = _spec(info)
-        if spec is not None and value not in spec.slots:
-            raise ValueError(f"unknown-slot: no slot named `{value}` under `slots:`")
+        require_declared(info.context, "slots", value)
         return value
 
 
@@ -75,10 +71,7 @@ class SetParams(_Params):
     @field_validator("slots")
     @classmethod
     def _known(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        spec = _spec(info)
-        unknown = [name for name in value if spec is not None and name not in spec.slots]
-        if unknown:
-            raise ValueError(f"unknown-slot: no slot named `{unknown[0]}` under `slots:`")
+        require_declared(info.context, "slots", *value)
         return value
 
 

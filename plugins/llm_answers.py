@@ -26,7 +26,7 @@ from frontdesk.hookspecs import hookimpl
 from frontdesk.llm_service import LLMService, ReplySink, current_sink
 from frontdesk.llm_types import ChatRequest
 from frontdesk.prompts import answer_request, reply_limit, truncate
-from frontdesk.ruleset_model import RulesetSpec
+from frontdesk.ruleset_model import require_declared
 from frontdesk.types import Action, Register, Reply, Turn
 
 APOLOGY = {
@@ -51,17 +51,14 @@ class AnswerParams(BaseModel):
     @field_validator("prompt")
     @classmethod
     def _known_prompt(cls, value: str, info: ValidationInfo) -> str:
-        spec: RulesetSpec | None = (info.context or {}).get("spec")
-        if spec is not None and value not in spec.prompts:
-            raise ValueError(f"unknown-prompt: no prompt named `{value}` under `prompts:`")
+        require_declared(info.context, "prompts", value)
         return value
 
     @field_validator("fallback")
     @classmethod
     def _known_reply(cls, value: str | None, info: ValidationInfo) -> str | None:
-        spec: RulesetSpec | None = (info.context or {}).get("spec")
-        if value is not None and spec is not None and value not in spec.replies:
-            raise ValueError(f"unknown-reply: no reply named `{value}` under `replies:`")
+        if value is not None:
+            require_declared(info.context, "replies", value)
         return value
 
 
