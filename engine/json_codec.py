@@ -1,0 +1,44 @@
+"""JSON for the hot path: orjson, with the standard library behind it for what orjson refuses.
+
+orjson encodes and decodes several times faster than `json`, which matters
+because every turn encodes its state, result, transcript entry and response.
+It refuses two things a customer message can legitimately carry through the
+engine: lone surrogates (`"\\ud800"` is valid JSON text) and integers beyond
+64 bits. Those rare values take the standard library's path, so the output is
+the same JSON either way (compact, UTF-8, non-ASCII kept as is).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+_SEPARATORS = (",", ":")
+
+
+def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact UTF-8 JSON; lone surrogates are written as escapes rather than refused."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except TypeError:
+        text = json.dumps(obj, ensure_ascii=False, separators=_SEPARATORS, sort_keys=sort_keys)
+        return text.encode("utf-8", "backslashreplace")
+
+
+def dumps_str(obj: Any, *, sort_keys: bool = False) -> str:
+    """`dumps` as text, for APIs that want `str` (Redis arguments, files)."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else 0).decode()
+    except TypeError:
+        # All-ASCII escapes: the text stays encodable even with a lone surrogate in it.
+        return json.dumps(obj, separators=_SEPARATORS, sort_keys=sort_keys)
+
+
+def loads(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse JSON; raises `json.JSONDecodeError` (a ValueError) on invalid text, like `json.loads`."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(bytes(data) if isinstance(data, memoryview) else data)
