@@ -10,18 +10,18 @@ differs from the joined deltas.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from frontdesk import json_codec
 from frontdesk.errors import FrontdeskError
 
 log = logging.getLogger(__name__)
 
 
 def _event(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    return b"event: " + name.encode() + b"\ndata: " + json_codec.dumps(data) + b"\n\n"
 
 
 async def sse_events(events: AsyncIterator[tuple[str, Any]], explain: bool) -> AsyncIterator[bytes]:

@@ -5,6 +5,7 @@ without degradation, limits and erasure over the wire."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -85,6 +86,16 @@ def serve_all(*servers: Serve) -> Iterator[tuple[Serve, ...]]:
 def pair(redis_url: str) -> Iterator[tuple[Serve, ...]]:
     """Workers A and B on the session's redis-server."""
     yield from serve_all(Serve(redis_url), Serve(redis_url))
+
+
+def sse(response: httpx.Response) -> list[tuple[str, Any]]:
+    """(event, data) pairs of a Server-Sent Events body."""
+    assert response.status_code == 200, response.text
+    pairs = []
+    for block in response.text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        pairs.append((fields["event"], json.loads(fields["data"])))
+    return pairs
 
 
 def msg(text: str, conversation_id: str, **extra: Any) -> dict[str, Any]:
@@ -308,6 +319,15 @@ async def test_redis_down_is_503_or_memory_then_recovers_without_restart(
             assert degraded.json()["reply"]["template"] == "ask_order_id"  # a new conversation, in memory
             ready = (await client.get(f"{degrading.url}/readyz")).json()
             assert ready["ready"] is True and ready["degraded"] is True and ready["redis"] is False
+
+            # a streamed turn degrades the same way, and is refused in band where memory is not allowed
+            body = msg("where is my order", f"outage-stream-{degrading.port}")
+            streamed = sse(await client.post(f"{degrading.url}/v1/messages?stream=1&explain=1", json=body))
+            assert [kind for kind, _ in streamed] == ["delta", "result"]
+            assert streamed[-1][1]["explain"]["degradations"] == ["store:memory"]
+            assert streamed[-1][1]["reply"]["template"] == "ask_order_id"
+            refused_stream = sse(await client.post(f"{strict.url}/v1/messages?stream=1", json=body))
+            assert refused_stream == [("error", refused.json())]
         finally:
             own_redis.start()  # same port, empty
 
