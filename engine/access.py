@@ -22,8 +22,8 @@ from starlette.requests import Request
 from frontdesk.api_keys import ApiKeys, FileKeys, RedisKeys, key_from_authorization
 from frontdesk.errors import NotFound, ServiceUnavailable
 from frontdesk.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter, policy_from_settings
+from frontdesk.redis_client import RedisClient, bounded
 from frontdesk.settings import Settings
-from frontdesk.store_redis import RedisClient, _bounded
 from frontdesk.webhook_auth import MemoryNonces, NonceStore, RedisNonces, WebhookVerifier
 
 UNAUTHENTICATED = "unauthenticated"
@@ -62,7 +62,7 @@ class Access:
         if self.keys is None:
             return Caller(self.tenant, UNAUTHENTICATED)
         presented = key_from_authorization(request.headers.get("authorization"))
-        async with _bounded(self.timeout):
+        async with bounded(self.timeout):
             info = await self.keys.verify(presented, scope)
         return Caller(info.tenant, f"key:{info.key_id}")
 
@@ -76,7 +76,7 @@ class Access:
                 hint="declare it in FRONTDESK_WEBHOOK_SECRETS",
             )
         tenant, verifier = found
-        async with _bounded(self.timeout):
+        async with bounded(self.timeout):
             await verifier.verify(headers, body)
         return Caller(tenant, f"webhook:{channel}")
 
@@ -85,7 +85,7 @@ class Access:
         if self.limiter is None:
             return
         try:
-            async with _bounded(self.timeout):
+            async with bounded(self.timeout):
                 await self.limiter.check(tenant, user=user, ip=ip, tier=tier)
         except ServiceUnavailable as exc:
             if self.local_limiter is None or exc.code != "redis_unavailable":

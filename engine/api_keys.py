@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from frontdesk.errors import ConfigError, FrontdeskError, InputError, NotFound
+from frontdesk.redis_client import RedisClient, as_text, connect_redis, translate
 from frontdesk.settings import Settings
-from frontdesk.store_redis import _TENANT, RedisClient, _text, _translate, connect_redis
+from frontdesk.store_redis import _TENANT
 
 log = logging.getLogger(__name__)
 
@@ -344,11 +345,11 @@ class RedisKeys:
         self._update = client.register_script(_UPDATE)
 
     async def get(self, key_id: str) -> KeyRecord | None:
-        with _translate():
+        with translate():
             raw = await self.client.hgetall(record_key(key_id))
         if not raw:
             return None
-        data = {_text(k): _text(v) for k, v in raw.items()}
+        data = {as_text(k): as_text(v) for k, v in raw.items()}
         return KeyRecord(
             key_id=key_id,
             tenant=data["tenant"],
@@ -363,20 +364,20 @@ class RedisKeys:
     async def add(self, record: KeyRecord) -> bool:
         fields = ["tenant", record.tenant, "name", record.name, "scopes", ",".join(record.scopes)]
         fields += ["digest", record.digest, "created_at", repr(record.created_at)]
-        with _translate():
+        with translate():
             # index first: a crash between the two leaves an id `list` skips, never a key `list` misses
             await self.client.sadd(INDEX_KEY, record.key_id)
             return bool(await self._add(keys=[record_key(record.key_id)], args=fields))
 
     async def update(self, key_id: str, **fields: float) -> bool:
         args = [item for name, value in fields.items() for item in (name, repr(value))]
-        with _translate():
+        with translate():
             return bool(await self._update(keys=[record_key(key_id)], args=args))
 
     async def all(self) -> list[KeyRecord]:
-        with _translate():
+        with translate():
             ids = await self.client.smembers(INDEX_KEY)
-        records = [await self.get(_text(key_id)) for key_id in ids]
+        records = [await self.get(as_text(key_id)) for key_id in ids]
         return [r for r in records if r is not None]
 
     async def aclose(self) -> None:

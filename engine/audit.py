@@ -7,10 +7,10 @@ Every turn and every admin action appends a record:
     payload                                                          <- masked data (the caller's job)
 
 `payload_hash` is SHA-256 of the payload's canonical JSON (sorted keys, no
-spaces, UTF-8), so erasing a payload leaves the chain intact: the record keeps
-`payload_hash`, drops `payload`, and an `erasure` record for the same subject
-further down the chain says it was on purpose. A payload missing without one is
-a finding.
+spaces, UTF-8, as orjson writes it: see `canonical`), so erasing a payload
+leaves the chain intact: the record keeps `payload_hash`, drops `payload`, and
+an `erasure` record for the same subject further down the chain says it was on
+purpose. A payload missing without one is a finding.
 
 `verify()` walks the chain and reports where it breaks: a record whose hash does
 not match its content (modified), a payload that does not match its hash, a
@@ -22,9 +22,13 @@ verification starts. A rewrite of the whole chain, anchor and head included,
 is not detectable from inside the store: record the head that `verify` prints
 somewhere else now and then.
 
+Appends are group commits: the records that callers in one process hand in
+while a write is under way are chained together and stored in the next single
+backend call; each caller returns once its own record is stored.
+
 Backends:
 - Redis, shared by every worker. Appends are compare-and-set on the chain head
-  in one Lua script (stream entry, payload and new head written together), so
+  in one Lua script (stream entries, payloads and new head written together), so
   concurrent appenders cannot fork the chain: a loser gets the current head and
   retries. All keys of a tenant's chain share one hash slot:
 
@@ -44,30 +48,79 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+import orjson
+
+from frontdesk import json_codec
 from frontdesk.api_keys import check_tenant, file_lock, write_atomically
 from frontdesk.errors import ConfigError, InputError, ServiceUnavailable
+from frontdesk.redis_client import Arg, RedisClient, Script, as_text, connect_redis, redis_calls, translate
 from frontdesk.settings import Settings
-from frontdesk.store_redis import RedisClient, _text, _translate, connect_redis
 
 GENESIS = "0" * 64
 ERASURE = "erasure"
 _APPEND_ATTEMPTS = 100  # compare-and-set losses in a row before giving up
+_BATCH = 64  # records per backend call at most: one Lua call stays short
 _PAGE = 500
+# only JSON's own types: the standard library refuses dataclasses and datetimes, and so do these chains
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def canonical(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8, as orjson writes it; ValueError for NaN and infinities, TypeError
+    for what is not JSON. What orjson refuses (lone surrogates, integers beyond 64 bits, non-str keys)
+    takes `legacy_canonical`. The two forms differ only in floats below 1e-4 (`1e-05` vs `0.00001`)."""
+    try:
+        data = orjson.dumps(value, option=_CANONICAL)
+    except TypeError:
+        return legacy_canonical(value)
+    if b"null" in data and not _finite(value):  # orjson writes NaN and infinities as null
+        raise ValueError("NaN and infinities are not JSON")
+    return data
+
+
+def legacy_canonical(value: Any) -> bytes:
+    """The standard library's canonical form, which chains written before orjson used throughout."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _finite(value: Any) -> bool:
+    """False when a NaN or an infinity hides in `value`; exact types first, they are nearly all there is."""
+    kind = type(value)
+    if kind is dict:
+        return all(map(_finite, value.values()))
+    if kind is list:
+        return all(map(_finite, value))
+    if kind is float:
+        return math.isfinite(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(map(_finite, value.values()))
+    if isinstance(value, list | tuple):
+        return all(map(_finite, value))
+    return True
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def hash_matches(value: Any, expected: str) -> bool:
+    """Whether `expected` is the hash of `value` in the canonical form, or in the legacy one (older chains)."""
+    try:
+        return sha256_hex(canonical(value)) == expected or sha256_hex(legacy_canonical(value)) == expected
+    except (TypeError, ValueError):  # read from storage, so not JSON that canonical takes: it was tampered with
+        return False
 
 
 class Head(NamedTuple):
@@ -88,13 +141,15 @@ class AuditRecord:
     hash: str
     payload: dict[str, Any] | None = None  # None: erased (or lost: verify tells which)
     ref: str = field(default="", compare=False)  # where it is stored (stream id, file line); not hashed
+    # canonical(payload), kept from hashing it so the backend stores it without encoding it again
+    payload_json: bytes | None = field(default=None, compare=False, repr=False)
 
     def chained(self) -> dict[str, Any]:
         """The fields the hash covers (read directly: `asdict` would deep-copy the payload on every append)."""
         return {name: getattr(self, name) for name in _CHAINED}
 
-    def computed_hash(self) -> str:
-        return sha256_hex(canonical(self.chained()))
+    def hash_valid(self) -> bool:
+        return hash_matches(self.chained(), self.hash)
 
     @classmethod
     def parse(cls, data: dict[str, Any], payload: dict[str, Any] | None, ref: str) -> AuditRecord:
@@ -109,6 +164,19 @@ class AuditRecord:
 
 
 _CHAINED = ("seq", "ts", "tenant", "kind", "actor", "subject", "payload_hash", "prev_hash")
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A record handed to `AuditLog.append`, waiting for its batch."""
+
+    kind: str
+    actor: str
+    subject: str | None
+    payload: dict[str, Any]
+    payload_json: bytes
+    payload_hash: str
+    future: asyncio.Future[AuditRecord]
 
 
 @dataclass(frozen=True)
@@ -157,8 +225,9 @@ class VerifyReport:
 class AuditBackend(Protocol):
     async def snapshot(self) -> Snapshot: ...
 
-    async def append(self, expected: Head, record: AuditRecord) -> Head | None:
-        """Store `record` if the chain head is `expected`; else return the current head."""
+    async def append(self, expected: Head, records: Sequence[AuditRecord]) -> Head | None:
+        """Store `records` (chained onto `expected`, oldest first) if the chain head is `expected`;
+        else store nothing and return the current head."""
 
     def entries(self, snapshot: Snapshot) -> AsyncIterator[AuditRecord | Unreadable]:
         """Every stored entry up to the snapshot's head, oldest first."""
@@ -189,42 +258,96 @@ class AuditLog:
         self.tenant = check_tenant(tenant)
         self.retention_days = retention_days
         self._clock = clock
-        self._lock = asyncio.Lock()  # appenders of one process queue here instead of losing CAS rounds
-        self._head: Head | None = None  # the last head seen: usually right, so one round trip per append
+        self._queue: list[_Pending] = []  # handed in, not yet in a batch
+        self._flusher: asyncio.Task[None] | None = None  # writes the queue out while it is not empty
+        self._head: Head | None = None  # the last head seen: usually right, so one round trip per batch
 
     async def append(
         self, kind: str, *, actor: str, payload: dict[str, Any], subject: str | None = None
     ) -> AuditRecord:
+        """Returns once the record is stored. Records handed in meanwhile are batched into the next write."""
         if not kind or not actor:
             raise InputError("an audit record needs a kind and an actor", code="audit_record_invalid")
         try:
-            payload_hash = sha256_hex(canonical(payload))
+            payload_json = canonical(payload)
         except (TypeError, ValueError) as exc:
             raise InputError(f"audit payload is not plain JSON: {exc}", code="audit_record_invalid") from exc
-        async with self._lock:
-            head = self._head or (await self.backend.snapshot()).head
-            for _ in range(_APPEND_ATTEMPTS):
-                fields = {
-                    "seq": head.seq + 1,
-                    "ts": self._clock(),
-                    "tenant": self.tenant,
-                    "kind": kind,
-                    "actor": actor,
-                    "subject": subject,
-                    "payload_hash": payload_hash,
-                    "prev_hash": head.hash,
-                }
-                record = AuditRecord(**fields, hash=sha256_hex(canonical(fields)), payload=payload)
-                current = await self.backend.append(head, record)
-                if current is None:
-                    self._head = Head(record.seq, record.hash)
-                    return record
-                head = current
+        loop = asyncio.get_running_loop()
+        pending = _Pending(kind, actor, subject, payload, payload_json, sha256_hex(payload_json), loop.create_future())
+        self._queue.append(pending)
+        if self._flusher is None:
+            # a task of its own: a caller cancelled mid-write must not abort the others' batch
+            self._flusher = loop.create_task(self._flush())
+        return await pending.future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch = [p for p in self._queue[:_BATCH] if not p.future.done()]  # done: the caller gave up
+                del self._queue[:_BATCH]
+                if batch:
+                    await self._write(batch)
+        except asyncio.CancelledError:
+            for pending in self._queue:
+                pending.future.cancel()
+            self._queue.clear()
+            raise
+        finally:
+            self._flusher = None
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        """Chain the batch onto the head and store it; each caller gets its record or the error."""
+        try:
+            records = await self._store(batch)
+        except Exception as exc:
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            return
+        except asyncio.CancelledError:
+            for pending in batch:
+                pending.future.cancel()
+            raise
+        for pending, record in zip(batch, records, strict=True):
+            if not pending.future.done():
+                pending.future.set_result(record)
+
+    async def _store(self, batch: list[_Pending]) -> list[AuditRecord]:
+        head = self._head or (await self.backend.snapshot()).head
+        for _ in range(_APPEND_ATTEMPTS):
+            records = self._chain(head, batch)
+            current = await self.backend.append(head, records)
+            if current is None:
+                self._head = Head(records[-1].seq, records[-1].hash)
+                return records
+            head = current  # another process appended first: chain onto its head
         raise ServiceUnavailable(
             f"audit append lost {_APPEND_ATTEMPTS} races for the chain head in a row",
             code="audit_contention",
             hint="too many workers append to one tenant's chain at once; retry",
         )
+
+    def _chain(self, head: Head, batch: list[_Pending]) -> list[AuditRecord]:
+        ts = self._clock()
+        seq, prev_hash = head
+        records = []
+        for pending in batch:
+            seq += 1
+            fields = {
+                "seq": seq,
+                "ts": ts,
+                "tenant": self.tenant,
+                "kind": pending.kind,
+                "actor": pending.actor,
+                "subject": pending.subject,
+                "payload_hash": pending.payload_hash,
+                "prev_hash": prev_hash,
+            }
+            prev_hash = sha256_hex(canonical(fields))
+            records.append(
+                AuditRecord(**fields, hash=prev_hash, payload=pending.payload, payload_json=pending.payload_json)
+            )
+        return records
 
     async def verify(self) -> VerifyReport:
         snap = await self.backend.snapshot()
@@ -241,13 +364,13 @@ class AuditLog:
                 continue
             rec = entry
             report.records += 1
-            if rec.computed_hash() != rec.hash:
+            if not rec.hash_valid():
                 problem(AuditProblem(rec.seq, rec.ref, "record_modified", "the record does not match its hash"))
             if rec.kind == ERASURE and rec.subject is not None:
                 report.erased += len(unexplained.pop(rec.subject, []))
             if rec.payload is None:
                 unexplained.setdefault(rec.subject, []).append(rec)
-            elif sha256_hex(canonical(rec.payload)) != rec.payload_hash:
+            elif not hash_matches(rec.payload, rec.payload_hash):
                 problem(AuditProblem(rec.seq, rec.ref, "payload_modified", "the payload does not match its hash"))
             expected = tip.seq + 1
             if rec.seq < expected:
@@ -324,6 +447,8 @@ class AuditLog:
         return await self.backend.tail(n)
 
     async def aclose(self) -> None:
+        if self._flusher is not None:
+            await self._flusher  # what was handed in is written first
         await self.backend.aclose()
 
 
@@ -331,28 +456,41 @@ def _record_json(record: AuditRecord) -> dict[str, Any]:
     return {**record.chained(), "hash": record.hash}
 
 
+def _payload_json(record: AuditRecord) -> bytes:
+    return canonical(record.payload) if record.payload_json is None else record.payload_json
+
+
 # --- Redis -------------------------------------------------------------------------------
 
-# KEYS: log, payload, head. ARGV: expected seq, expected hash, seq, record, payload, hash, genesis.
-_APPEND = """
+# KEYS: log, payload, head. ARGV: expected seq, expected hash, genesis, then per record, oldest
+# first: seq, record, payload, hash.
+_APPEND = Script(
+    """
 local head = redis.call('HMGET', KEYS[3], 'seq', 'hash')
-local seq, hash = head[1] or '0', head[2] or ARGV[7]
+local seq, hash = head[1] or '0', head[2] or ARGV[3]
 if seq ~= ARGV[1] or hash ~= ARGV[2] then return {0, seq, hash} end
-local id = redis.call('XADD', KEYS[1], '*', 'r', ARGV[4])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
-redis.call('HSET', KEYS[3], 'seq', ARGV[3], 'hash', ARGV[6], 'id', id)
+local id
+for i = 4, #ARGV, 4 do
+  id = redis.call('XADD', KEYS[1], '*', 'r', ARGV[i + 1])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+end
+redis.call('HSET', KEYS[3], 'seq', ARGV[#ARGV - 3], 'hash', ARGV[#ARGV], 'id', id)
 return {1, id}
 """
+)
 
 # KEYS: log, head, anchor. Returns head (seq, hash, id), anchor (seq, hash) and the newest stream id.
-_SNAPSHOT = """
+_SNAPSHOT = Script(
+    """
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 return {redis.call('HMGET', KEYS[2], 'seq', 'hash', 'id'), redis.call('HMGET', KEYS[3], 'seq', 'hash'),
         newest[1] and newest[1][1] or false}
 """
+)
 
 # KEYS: log, payload, anchor. ARGV: cutoff ts, batch size. Removes a prefix only, so the anchor stays exact.
-_TRIM = """
+_TRIM = Script(
+    """
 local removed, last = 0, nil
 for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', tonumber(ARGV[2]))) do
   local ok, rec = pcall(cjson.decode, entry[2][2])
@@ -364,55 +502,58 @@ end
 if last then redis.call('HSET', KEYS[3], 'seq', string.format('%d', last.seq), 'hash', last.hash) end
 return removed
 """
+)
 
 
 def _head(values: list[Any], default: Head) -> Head:
     seq, hash_ = values[0], values[1]
-    return default if seq is None else Head(int(seq), _text(hash_))
+    return default if seq is None else Head(int(seq), as_text(hash_))
 
 
 class RedisAudit:
-    def __init__(self, client: RedisClient, tenant: str) -> None:
+    """`timeout` bounds each script call (None: only the client's socket timeout does)."""
+
+    def __init__(self, client: RedisClient, tenant: str, *, timeout: float | None = None) -> None:
         self.client = client
         self.tenant = check_tenant(tenant)
+        self.timeout = timeout
         prefix = f"fd:{tenant}:{{audit:{tenant}}}:"
         self.log_key, self.payload_key = prefix + "log", prefix + "payload"
         self.head_key, self.anchor_key = prefix + "head", prefix + "anchor"
-        self._append = client.register_script(_APPEND)
-        self._snapshot = client.register_script(_SNAPSHOT)
-        self._trim = client.register_script(_TRIM)
+        self._calls = redis_calls(client)
+
+    async def _script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        return await self._calls.script(script, keys, args, self.timeout)
 
     async def snapshot(self) -> Snapshot:
-        with _translate():
-            head, anchor, newest = await self._snapshot(keys=[self.log_key, self.head_key, self.anchor_key])
+        head, anchor, newest = await self._script(_SNAPSHOT, (self.log_key, self.head_key, self.anchor_key), ())
         anchor_head = _head(anchor, Head(0, GENESIS))
-        end = None if head[2] is None else _text(head[2])
+        end = None if head[2] is None else as_text(head[2])
         beyond = None
-        if newest is not None and _text(newest) != end:
-            beyond = f"the newest stream entry {_text(newest)} is not the head's ({end})"
+        if newest is not None and as_text(newest) != end:
+            beyond = f"the newest stream entry {as_text(newest)} is not the head's ({end})"
         return Snapshot(anchor_head, _head(head, anchor_head), end, beyond)
 
-    async def append(self, expected: Head, record: AuditRecord) -> Head | None:
-        args = [expected.seq, expected.hash, record.seq, canonical(_record_json(record)), canonical(record.payload)]
-        with _translate():
-            reply = await self._append(
-                keys=[self.log_key, self.payload_key, self.head_key], args=[*args, record.hash, GENESIS]
-            )
-        return None if reply[0] == 1 else Head(int(reply[1]), _text(reply[2]))
+    async def append(self, expected: Head, records: Sequence[AuditRecord]) -> Head | None:
+        args: list[Arg] = [expected.seq, expected.hash, GENESIS]
+        for record in records:
+            args += (record.seq, json_codec.dumps(_record_json(record)), _payload_json(record), record.hash)
+        reply = await self._script(_APPEND, (self.log_key, self.payload_key, self.head_key), args)
+        return None if reply[0] == 1 else Head(int(reply[1]), as_text(reply[2]))
 
     async def _parse(self, raw: list[tuple[Any, dict[Any, Any]]]) -> list[AuditRecord | Unreadable]:
         parsed: list[tuple[str, dict[str, Any] | str]] = []
         for entry_id, fields in raw:
-            ref = _text(entry_id)
+            ref = as_text(entry_id)
             try:
-                data = json.loads(fields[b"r"] if b"r" in fields else fields["r"])
+                data = json_codec.loads(fields[b"r"] if b"r" in fields else fields["r"])
                 if not isinstance(data, dict):
                     raise ValueError(f"not a record: {data!r:.80}")
                 parsed.append((ref, data))
             except (KeyError, ValueError) as exc:
                 parsed.append((ref, f"stream entry without a readable record: {exc}"))
         seqs = [str(data["seq"]) for _, data in parsed if isinstance(data, dict) and "seq" in data]
-        with _translate():
+        with translate():
             payloads = dict(zip(seqs, await self.client.hmget(self.payload_key, seqs), strict=True)) if seqs else {}
         out: list[AuditRecord | Unreadable] = []
         for ref, data in parsed:
@@ -421,7 +562,7 @@ class RedisAudit:
                 continue
             try:
                 raw_payload = payloads.get(str(data.get("seq")))
-                payload = None if raw_payload is None else json.loads(raw_payload)
+                payload = None if raw_payload is None else json_codec.loads(raw_payload)
                 out.append(AuditRecord.parse(data, payload, ref))
             except ValueError as exc:
                 out.append(Unreadable(ref, str(exc)))
@@ -432,24 +573,23 @@ class RedisAudit:
             return
         start, end = "-", snapshot.end
         while True:
-            with _translate():
+            with translate():
                 raw = await self.client.xrange(self.log_key, start, end, count=_PAGE)
             for entry in await self._parse(raw):
                 yield entry
             if len(raw) < _PAGE:
                 return
-            start = "(" + _text(raw[-1][0])
+            start = "(" + as_text(raw[-1][0])
 
     async def tail(self, n: int) -> list[AuditRecord | Unreadable]:
-        with _translate():
+        with translate():
             raw = await self.client.xrevrange(self.log_key, "+", "-", count=n)
         return await self._parse(raw[::-1])
 
     async def trim(self, cutoff: float) -> int:
         removed = 0
         while True:  # batches, so one call never blocks Redis for long
-            with _translate():
-                n = int(await self._trim(keys=[self.log_key, self.payload_key, self.anchor_key], args=[cutoff, _PAGE]))
+            n = int(await self._script(_TRIM, (self.log_key, self.payload_key, self.anchor_key), (cutoff, _PAGE)))
             removed += n
             if n < _PAGE:
                 return removed
@@ -457,7 +597,7 @@ class RedisAudit:
     async def erase(self, seqs: list[int]) -> int:
         erased = 0
         for i in range(0, len(seqs), _PAGE):
-            with _translate():
+            with translate():
                 erased += await self.client.hdel(self.payload_key, *map(str, seqs[i : i + _PAGE]))
         return erased
 
@@ -483,7 +623,7 @@ class FileAudit:
     def _parse(n: int, line: str) -> AuditRecord | Unreadable | Head:
         ref = f"line {n}"
         try:
-            data = json.loads(line)
+            data = json_codec.loads(line)
             if not isinstance(data, dict):
                 raise ValueError(f"not a record: {line.strip()[:80]}")
             if n == 1 and "anchor" in data:
@@ -542,20 +682,20 @@ class FileAudit:
         )
 
     @staticmethod
-    def _line(record: AuditRecord) -> str:
+    def _line(record: AuditRecord) -> bytes:
         data = _record_json(record)
         if record.payload is not None:
             data["payload"] = record.payload
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        return json_codec.dumps(data) + b"\n"
 
     def _rewrite(self, anchor: Head, entries: list[AuditRecord | Unreadable]) -> None:
         """Replace the file; refused while it holds unreadable lines, which are evidence."""
-        lines = [] if anchor == (0, GENESIS) else [json.dumps({"anchor": anchor._asdict()}) + "\n"]
+        lines = [] if anchor == (0, GENESIS) else [json_codec.dumps({"anchor": anchor._asdict()}) + b"\n"]
         for entry in entries:
             if isinstance(entry, Unreadable):
                 raise self._corrupt(entry)
             lines.append(self._line(entry))
-        write_atomically(self.path, "".join(lines).encode())
+        write_atomically(self.path, b"".join(lines))
 
     async def snapshot(self) -> Snapshot:
         anchor, end = Head(0, GENESIS), 0
@@ -569,14 +709,14 @@ class FileAudit:
                 head = Head(item.seq, item.hash)  # no head of its own: the chain's highest seq stands in
         return Snapshot(anchor, head or anchor, end)
 
-    async def append(self, expected: Head, record: AuditRecord) -> Head | None:
+    async def append(self, expected: Head, records: Sequence[AuditRecord]) -> Head | None:
         with file_lock(self.path):
             current = self._head()
             if current != expected:
                 return current
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, self._line(record).encode())  # one write of one line: appenders never interleave
+                os.write(fd, b"".join(map(self._line, records)))  # one write: appenders never interleave
             finally:
                 os.close(fd)
         return None

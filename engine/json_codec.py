@@ -4,18 +4,23 @@ orjson encodes and decodes several times faster than `json`, which matters
 because every turn encodes its state, result, transcript entry and response.
 It refuses two things a customer message can legitimately carry through the
 engine: lone surrogates (`"\\ud800"` is valid JSON text) and integers beyond
-64 bits. Those rare values take the standard library's path, so the output is
-the same JSON either way (compact, UTF-8, non-ASCII kept as is).
+64 bits (it writes none and reads them as floats). Those rare values take the
+standard library's path, so the result is the same either way (compact
+UTF-8 output, non-ASCII kept as is; integers exact).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
 
 _SEPARATORS = (",", ":")
+# Digit runs orjson would read as a float when they are an integer: beyond [-2**63, 2**64).
+_LONG_INTEGER = re.compile(r"\d{20}|-\d{19}")
+_LONG_INTEGER_BYTES = re.compile(rb"\d{20}|-\d{19}")
 
 
 def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:
@@ -38,7 +43,12 @@ def dumps_str(obj: Any, *, sort_keys: bool = False) -> str:
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """Parse JSON; raises `json.JSONDecodeError` (a ValueError) on invalid text, like `json.loads`."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(bytes(data) if isinstance(data, memoryview) else data)
+    if isinstance(data, memoryview):
+        data = bytes(data)
+    long_integer = _LONG_INTEGER if isinstance(data, str) else _LONG_INTEGER_BYTES
+    if long_integer.search(data) is None:  # a digit run inside a string only costs the slower path
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)

@@ -30,7 +30,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from frontdesk.llm_types import ChatRequest, ChatResponse, Usage
-from frontdesk.store_redis import _translate
+from frontdesk.redis_client import translate
 
 log = logging.getLogger(__name__)
 _SPACES = re.compile(r"\s+")
@@ -151,7 +151,7 @@ class AnswerCache:
             del self._lru[key]
         if self.redis is None:
             return len(mine)
-        with _translate():
+        with translate():
             keys = await self.redis.smembers(prefix + "index")
             erased = sum([await self.redis.delete(key) for key in keys])
             await self.redis.delete(prefix + "index")

@@ -264,7 +264,7 @@ def build_llm_service(settings: Settings, registry: Registry) -> LLMService | No
         return None
     redis = None
     if settings.redis_url is not None:
-        from frontdesk.store_redis import connect_redis
+        from frontdesk.redis_client import connect_redis
 
         redis = connect_redis(settings.redis_url.get_secret_value(), settings.redis_mode)
     cache = AnswerCache(ttl=settings.llm_cache_ttl, max_entries=settings.llm_cache_entries, redis=redis)

@@ -37,8 +37,8 @@ from typing import Protocol
 
 from frontdesk.api_keys import check_tenant
 from frontdesk.errors import ConfigError, InputError, RateLimited
+from frontdesk.redis_client import RedisClient, translate
 from frontdesk.settings import Settings, parse_rate
-from frontdesk.store_redis import RedisClient, _translate
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class RedisRateLimiter:
         args: list[float] = [cost]
         for b in buckets:
             args += [b.capacity, b.per_second, b.floor]
-        with _translate():
+        with translate():
             reply = await self._take(keys=[self.key(tenant, b.name) for b in buckets], args=args)
         if reply[0] == 1:
             return int(reply[1])

@@ -17,50 +17,42 @@ past `f`, i.e. when the lock expired and another worker took the conversation
 over. Ids are written into keys with `%` and `}` percent-encoded, so an id can
 neither end the hash tag early nor make two keys collide.
 
-Redis errors never reach callers: they surface as `ServiceUnavailable`
-(`redis_unavailable` when the server cannot be reached, `redis_error` otherwise).
+Redis errors never reach callers: they surface as `ServiceUnavailable`, and the
+scripts run through the client's shared `RedisCalls` (redis_client.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.commands.core import AsyncScript
-from redis.exceptions import (
-    ClusterDownError,
-    ReadOnlyError,
-    RedisClusterException,
-    RedisError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.asyncio.sentinel import SentinelConnectionPool
 
+from frontdesk import json_codec
 from frontdesk.errors import ConfigError, Conflict, InputError, ServiceUnavailable
+from frontdesk.redis_client import (
+    Arg,
+    Mode,
+    RedisClient,
+    Script,
+    as_text,
+    bounded,
+    connect_redis,
+    redis_calls,
+)
 from frontdesk.store import OpenTurn
 from frontdesk.types import ConversationState
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["standalone", "cluster", "sentinel"]
-RedisClient = Redis | RedisCluster
 
 # Conversations of unidentified users are not indexed: one set holding every
 # anonymous conversation would be a hot, unbounded key, and nobody can ask to
@@ -69,7 +61,9 @@ ANONYMOUS = "anonymous"
 _TENANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _MAX_BACKOFF = 0.05
 
-_ACQUIRE = """
+
+_ACQUIRE = Script(
+    """
 local owner = redis.call('GET', KEYS[1])
 if owner == ARGV[1] then
   -- a client-side retry of a call that already succeeded: same grant, same fence
@@ -81,33 +75,43 @@ local fence = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return fence
 """
+)
 
-_RELEASE = """
+_RELEASE = Script(
+    """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+)
 
-_SAVE = """
+_SAVE = Script(
+    """
 if ARGV[3] ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[3]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
+)
 
-_INDEX = """
+_INDEX = Script(
+    """
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 """
+)
 
-_APPEND = """
+_APPEND = Script(
+    """
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 """
+)
 
 # Expired ids are pruned from the index on every put, so it stays bounded.
-_PUT_RESULT = """
+_PUT_RESULT = Script(
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -115,9 +119,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZADD', KEYS[2], string.format('%d', now + tonumber(ARGV[2])), ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 """
+)
 
 # KEYS: state, transcript, fence, results, result:<mid>...; ARGV: user_id, fence_ttl_ms.
-_ERASE = """
+_ERASE = Script(
+    """
 local state = redis.call('GET', KEYS[1])
 if state and cjson.decode(state).user_id ~= ARGV[1] then return {-1, 0, 0} end
 local results = 0
@@ -127,11 +133,13 @@ redis.call('DEL', KEYS[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
 return {redis.call('DEL', KEYS[1]), redis.call('DEL', KEYS[2]), results}
 """
+)
 
 # A turn's first round trip. KEYS: lock, fence, state, result:<mid>; ARGV: token, lock_ttl_ms,
 # fence_ttl_ms. -> {0, result} for a message processed already (no lock taken), {-1} when
 # another turn holds the conversation, else {fence, state JSON or ''}.
-_BEGIN = """
+_BEGIN = Script(
+    """
 local done = redis.call('GET', KEYS[4])
 if done then return {0, done} end
 local owner = redis.call('GET', KEYS[1])
@@ -147,13 +155,15 @@ else
 end
 return {fence, redis.call('GET', KEYS[3]) or ''}
 """
+)
 
 # A turn's last round trip: the fenced save, the transcript entry, the result and
 # the release, all or nothing (a worker dying between them cannot leave a turn
 # half-written). KEYS: state, fence, transcript, result:<mid>, results, lock.
 # ARGV: state, state_ttl_ms, fence, entry, transcript_limit, transcript_ttl_ms,
 # result, result_ttl_ms, message_id, token.
-_COMMIT = """
+_COMMIT = Script(
+    """
 if tonumber(redis.call('GET', KEYS[2]) or '0') > tonumber(ARGV[3]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[4])
@@ -168,65 +178,15 @@ redis.call('PEXPIRE', KEYS[5], ARGV[8])
 if redis.call('GET', KEYS[6]) == ARGV[10] then redis.call('DEL', KEYS[6]) end
 return 1
 """
-
-_UNREACHABLE = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ReadOnlyError,
-    ClusterDownError,
-    TryAgainError,
-    RedisClusterException,
 )
-
-
-@contextmanager
-def _translate() -> Iterator[None]:
-    """Turn any redis-py exception into the project's ServiceUnavailable."""
-    try:
-        yield
-    except (RedisError, RedisClusterException) as exc:
-        if isinstance(exc, _UNREACHABLE):
-            raise ServiceUnavailable(
-                f"Redis is unavailable: {exc}",
-                code="redis_unavailable",
-                hint="check that Redis is running and reachable; the store reconnects by itself once it is back",
-            ) from exc
-        raise ServiceUnavailable(
-            f"Redis refused a command: {exc}",
-            code="redis_error",
-            hint="see the Redis server log (memory limit, ACL, scripting disabled?)",
-        ) from exc
-
-
-@asynccontextmanager
-async def _bounded(seconds: float | None) -> AsyncIterator[None]:
-    """One store call: bounded in time (a hung Redis fails it; None: unbounded) and its errors translated."""
-    try:
-        async with asyncio.timeout(seconds):
-            with _translate():
-                yield
-    except TimeoutError as exc:
-        raise ServiceUnavailable(
-            f"Redis did not answer within {seconds:g}s",
-            code="redis_unavailable",
-            hint="check that Redis is running and not overloaded; the store reconnects by itself",
-        ) from exc
 
 
 def _tag_safe(value: str) -> str:
     return value.replace("%", "%25").replace("}", "%7D")
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -259,82 +219,6 @@ class ConversationKeys:
         return f"{self.prefix}result:{message_id}"
 
 
-def _default_client_options() -> dict[str, Any]:
-    # Fail fast while Redis is down (redis-py's default retries for seconds); one
-    # retry still replaces a pooled connection that died with a server restart.
-    return {
-        "socket_timeout": 2.0,
-        "socket_connect_timeout": 2.0,
-        "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
-    }
-
-
-def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, dict[str, Any]]:
-    """Split `redis+sentinel://[user:pass@]h1:26379,h2:26379/<service>[/<db>][?sentinel_password=]`.
-
-    Returns the sentinel addresses, the service (master) name and the options
-    for connections to the master (db, username, password, ssl).
-    """
-    parts = urlsplit(url)
-    userinfo, _, hostlist = parts.netloc.rpartition("@")
-    hosts = []
-    for item in filter(None, hostlist.split(",")):
-        host, sep, port = item.rpartition(":")
-        if not sep or "]" in port:  # no port given (or a bare IPv6 address)
-            host, port = item, "26379"
-        hosts.append((host.strip("[]"), int(port)))
-    path = [unquote(p) for p in parts.path.split("/") if p]
-    if not hosts or not 1 <= len(path) <= 2:
-        raise ValueError("expected redis+sentinel://host:port[,host:port...]/service[/db]")
-    options: dict[str, Any] = {"db": int(path[1]) if len(path) == 2 else 0}
-    if userinfo:
-        user, _, password = userinfo.partition(":")
-        options.update(username=unquote(user) or None, password=unquote(password) or None)
-    if parts.scheme.startswith("rediss"):
-        options["ssl"] = True
-    sentinel_password = parse_qs(parts.query).get("sentinel_password")
-    if sentinel_password:
-        options["sentinel_password"] = sentinel_password[0]
-    return hosts, path[0], options
-
-
-def connect_redis(url: str, mode: Mode | None = None, **options: Any) -> RedisClient:
-    """Build a redis.asyncio client; nothing connects until the first command.
-
-    - standalone: `redis://[user:pass@]host:6379/0` (or `rediss://`, `unix://`)
-    - cluster: `redis://host:6379` naming any node; `mode="cluster"` is required
-      because the URL alone does not tell a cluster from a single server
-    - sentinel: `redis+sentinel://[user:pass@]h1:26379,h2:26379/mymaster/0`
-      (`rediss+sentinel://` for TLS to the master; `?sentinel_password=` when the
-      sentinels need their own password); `mode` may be left out
-
-    `options` go to the client (socket timeouts, retry, max_connections, ...).
-    """
-    scheme = urlsplit(url).scheme
-    sentinel_scheme = scheme in ("redis+sentinel", "rediss+sentinel")
-    mode = mode or ("sentinel" if sentinel_scheme else "standalone")
-    if mode not in ("standalone", "cluster", "sentinel"):
-        raise ConfigError(f"unknown Redis mode {mode!r}", hint="use standalone, cluster or sentinel")
-    if (mode == "sentinel") != sentinel_scheme:
-        raise ConfigError(
-            f"Redis mode {mode} does not match URL scheme {scheme}://",
-            hint="Sentinel URLs look like redis+sentinel://host:26379/mymaster/0",
-        )
-    opts = _default_client_options() | options
-    try:
-        if mode == "cluster":
-            return RedisCluster.from_url(url, **opts)
-        if mode == "standalone":
-            return Redis.from_url(url, **opts)
-        hosts, service, master = parse_sentinel_url(url)
-        sentinel_password = master.pop("sentinel_password", None)
-        socket_opts = {k: v for k, v in opts.items() if k.startswith("socket_")}
-        sentinel = Sentinel(hosts, sentinel_kwargs={**socket_opts, "password": sentinel_password}, **opts)
-        return sentinel.master_for(service, **master)
-    except ValueError as exc:
-        raise ConfigError(f"invalid Redis URL {url!r}: {exc}", hint="see connect_redis for the URL forms") from exc
-
-
 class RedisLock:
     """Serialises the turns of one conversation across processes; yields a fencing token."""
 
@@ -345,19 +229,19 @@ class RedisLock:
         self.token = secrets.token_hex(16)
 
     async def __aenter__(self) -> int:
-        fence, _ = await self.acquire(self._store._acquire, [self._keys.lock, self._keys.fence])
+        fence, _ = await self.acquire(_ACQUIRE, [self._keys.lock, self._keys.fence])
         return fence
 
-    async def acquire(self, script: AsyncScript, keys: list[str]) -> tuple[int, Any]:
+    async def acquire(self, script: Script, keys: Sequence[str]) -> tuple[int, Any]:
         """Run `script` (_ACQUIRE or _BEGIN: same keys first, same arguments) until it grants the
         lock or has an answer; -> (fence, payload), fence 0 when the answer came without the lock."""
         store = self._store
         deadline = time.monotonic() + store.acquire_timeout
         delay = 0.002
+        args = (self.token, store._lock_ttl_ms, store._fence_ttl_ms)
         while True:
             try:
-                async with store._bounded():
-                    reply = await script(keys=keys, args=[self.token, _ms(store.lock_ttl), store._fence_ttl_ms])
+                reply = await store._script(script, keys, args)
             except asyncio.CancelledError:
                 # the server may have granted the lock before the reply was lost:
                 # hand it back rather than wedge the conversation for lock_ttl
@@ -396,8 +280,7 @@ class RedisLock:
     async def _release(self) -> bool | None:
         """Compare-and-delete: False when no longer the owner, None when Redis is unreachable."""
         try:
-            async with self._store._bounded():
-                return bool(await self._store._release(keys=[self._keys.lock], args=[self.token]))
+            return bool(await self._store._script(_RELEASE, (self._keys.lock,), (self.token,)))
         except ServiceUnavailable as err:
             # the lock expires by itself; failing a finished turn would not help
             log.warning("could not release lock of %r: %s", self._conversation_id, err)
@@ -417,33 +300,29 @@ class RedisTurn:
         self._before: tuple[str, float] | None = None  # (user_id, updated_at) as loaded
 
     async def __aenter__(self) -> OpenTurn:
-        store, keys = self._store, self._keys
+        keys = self._keys
         self._fence, raw = await self._lock.acquire(
-            store._begin,
-            [keys.lock, keys.fence, keys.state, keys.result(self._message_id)],
+            _BEGIN, [keys.lock, keys.fence, keys.state, keys.result(self._message_id)]
         )
         if self._fence == 0:
-            return OpenTurn(None, json.loads(raw), self.commit)
-        state = ConversationState.from_dict(json.loads(raw)) if raw else None
+            return OpenTurn(None, json_codec.loads(raw), self.commit)
+        state = ConversationState.from_dict(json_codec.loads(raw)) if raw else None
         self._before = (state.user_id, state.updated_at) if state else None
         return OpenTurn(state, None, self.commit)
 
     async def commit(self, state: ConversationState, entry: dict[str, Any], result: dict[str, Any]) -> None:
         store, keys = self._store, self._keys
-        async with store._bounded():
-            if state.user_id != ANONYMOUS and store._index_due(self._before, state):
-                await store._index(
-                    keys=[store.user_index_key(state.user_id)],
-                    args=[state.conversation_id, store._index_ttl_ms],
-                )
-            written = await store._commit(
-                keys=[keys.state, keys.fence, keys.transcript, keys.result(self._message_id), keys.results, keys.lock],
-                args=[
-                    *(_dumps(state.to_dict()), _ms(store.state_ttl), self._fence),
-                    *(_dumps(entry), store.transcript_limit, _ms(store.transcript_ttl)),
-                    *(_dumps(result), _ms(store.result_ttl), self._message_id, self._lock.token),
-                ],
-            )
+        if state.user_id != ANONYMOUS and store._index_due(self._before, state):
+            await store._index(state)
+        written = await store._script(
+            _COMMIT,
+            (keys.state, keys.fence, keys.transcript, keys.result(self._message_id), keys.results, keys.lock),
+            (
+                *(json_codec.dumps(state.to_dict()), store._state_ttl_ms, self._fence),
+                *(json_codec.dumps(entry), store.transcript_limit, store._transcript_ttl_ms),
+                *(json_codec.dumps(result), store._result_ttl_ms, self._message_id, self._lock.token),
+            ),
+        )
         if not written:
             raise store._lock_lost(state.conversation_id, self._fence)
         self._fence = 0  # released by the script
@@ -498,15 +377,9 @@ class RedisStore:
         longest = max(state_ttl, transcript_ttl, result_ttl)
         self._index_period = longest / 2
         self._index_ttl_ms = _ms(longest + self._index_period + lock_ttl)
-        self._acquire = client.register_script(_ACQUIRE)
-        self._release = client.register_script(_RELEASE)
-        self._save = client.register_script(_SAVE)
-        self._index = client.register_script(_INDEX)
-        self._append = client.register_script(_APPEND)
-        self._put_result = client.register_script(_PUT_RESULT)
-        self._erase = client.register_script(_ERASE)
-        self._begin = client.register_script(_BEGIN)
-        self._commit = client.register_script(_COMMIT)
+        self._state_ttl_ms, self._transcript_ttl_ms = _ms(state_ttl), _ms(transcript_ttl)
+        self._result_ttl_ms, self._lock_ttl_ms = _ms(result_ttl), _ms(lock_ttl)
+        self.calls = redis_calls(client)
 
     @classmethod
     def from_url(
@@ -545,7 +418,14 @@ class RedisStore:
                 await sentinel.aclose()
 
     def _bounded(self) -> AbstractAsyncContextManager[None]:
-        return _bounded(self.command_timeout)
+        return bounded(self.command_timeout)
+
+    async def _script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        return await self.calls.script(script, keys, args, self.command_timeout)
+
+    async def _index(self, state: ConversationState) -> None:
+        """List the conversation under its user, for erase_user."""
+        await self._script(_INDEX, (self.user_index_key(state.user_id),), (state.conversation_id, self._index_ttl_ms))
 
     def keys(self, conversation_id: str) -> ConversationKeys:
         return ConversationKeys(f"fd:{self.tenant}:{{conv:{_tag_safe(conversation_id)}}}:")
@@ -556,51 +436,46 @@ class RedisStore:
     async def load(self, conversation_id: str) -> ConversationState | None:
         async with self._bounded():
             raw = await self.client.get(self.keys(conversation_id).state)
-        return None if raw is None else ConversationState.from_dict(json.loads(raw))
+        return None if raw is None else ConversationState.from_dict(json_codec.loads(raw))
 
     async def save(self, state: ConversationState, *, fence: int | None = None) -> None:
         """Write the state; with `fence`, only if no later lock grant has happened."""
         keys = self.keys(state.conversation_id)
-        data = _dumps(state.to_dict())
-        async with self._bounded():
-            # index first: a crash between the two leaves an extra id, never a
-            # conversation that erase_user cannot find
-            if state.user_id != ANONYMOUS:
-                await self._index(
-                    keys=[self.user_index_key(state.user_id)],
-                    args=[state.conversation_id, self._index_ttl_ms],
-                )
-            written = await self._save(
-                keys=[keys.state, keys.fence],
-                args=[data, _ms(self.state_ttl), "" if fence is None else fence],
-            )
+        data = json_codec.dumps(state.to_dict())
+        # index first: a crash between the two leaves an extra id, never a
+        # conversation that erase_user cannot find
+        if state.user_id != ANONYMOUS:
+            await self._index(state)
+        written = await self._script(
+            _SAVE, (keys.state, keys.fence), (data, self._state_ttl_ms, "" if fence is None else fence)
+        )
         if not written:
             raise self._lock_lost(state.conversation_id, fence)
 
     async def append_transcript(self, conversation_id: str, entry: dict[str, Any]) -> None:
-        async with self._bounded():
-            await self._append(
-                keys=[self.keys(conversation_id).transcript],
-                args=[_dumps(entry), self.transcript_limit, _ms(self.transcript_ttl)],
-            )
+        await self._script(
+            _APPEND,
+            (self.keys(conversation_id).transcript,),
+            (json_codec.dumps(entry), self.transcript_limit, self._transcript_ttl_ms),
+        )
 
     async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
         async with self._bounded():
             raw = await self.client.lrange(self.keys(conversation_id).transcript, 0, -1)
-        return [json.loads(item) for item in raw]
+        return [json_codec.loads(item) for item in raw]
 
     async def get_result(self, conversation_id: str, message_id: str) -> dict[str, Any] | None:
         async with self._bounded():
             raw = await self.client.get(self.keys(conversation_id).result(message_id))
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else json_codec.loads(raw)
 
     async def put_result(self, conversation_id: str, message_id: str, result: dict[str, Any]) -> None:
         keys = self.keys(conversation_id)
-        async with self._bounded():
-            await self._put_result(
-                keys=[keys.result(message_id), keys.results],
-                args=[_dumps(result), _ms(self.result_ttl), message_id],
-            )
+        await self._script(
+            _PUT_RESULT,
+            (keys.result(message_id), keys.results),
+            (json_codec.dumps(result), self._result_ttl_ms, message_id),
+        )
 
     def lock(self, conversation_id: str) -> RedisLock:
         return RedisLock(self, conversation_id)
@@ -644,19 +519,15 @@ class RedisStore:
         async with self._bounded():
             members = await self.client.smembers(index)
         for member in members:
-            conversation_id = _text(member)
+            conversation_id = as_text(member)
             keys = self.keys(conversation_id)
-            async with self.lock(conversation_id), self._bounded():
-                mids = await self.client.zrange(keys.results, 0, -1)
-                state, transcript, results = await self._erase(
-                    keys=[
-                        keys.state,
-                        keys.transcript,
-                        keys.fence,
-                        keys.results,
-                        *(keys.result(_text(m)) for m in mids),
-                    ],
-                    args=[user_id, _ms(self.lock_ttl)],
+            async with self.lock(conversation_id):
+                async with self._bounded():
+                    mids = await self.client.zrange(keys.results, 0, -1)
+                state, transcript, results = await self._script(
+                    _ERASE,
+                    (keys.state, keys.transcript, keys.fence, keys.results, *(keys.result(as_text(m)) for m in mids)),
+                    (user_id, self._lock_ttl_ms),
                 )
             if state >= 0:
                 counts["conversations"] += state

@@ -26,7 +26,7 @@ from frontdesk.audit import AuditBackend, AuditLog, FileAudit, RedisAudit
 from frontdesk.pipeline import Engine, TurnRecorder, audit_entry
 from frontdesk.settings import Settings
 from frontdesk.store import MemoryStore
-from frontdesk.store_redis import RedisStore, _bounded
+from frontdesk.store_redis import RedisStore
 from frontdesk.types import Turn
 
 # the scope prompts.customer_scope gives a known customer's answers in the model service's cache
@@ -45,12 +45,12 @@ def bind_services(services: dict[str, Any], tenant: str) -> dict[str, Any]:
     return bound
 
 
-def recorder(audit: AuditLog, timeout: float | None) -> TurnRecorder:
-    """Appends each turn to `audit`; with a `timeout` (Redis), a hung server fails the turn instead of holding it."""
+def recorder(audit: AuditLog) -> TurnRecorder:
+    """Appends each turn to `audit`. On Redis its backend bounds every call (`RedisAudit.timeout`), so a
+    hung server fails the turn instead of holding it."""
 
     async def record(turn: Turn, actor: str) -> None:
-        async with _bounded(timeout):
-            await audit.append("turn", actor=actor, subject=turn.message.user_id, payload=audit_entry(turn))
+        await audit.append("turn", actor=actor, subject=turn.message.user_id, payload=audit_entry(turn))
 
     return record
 
@@ -97,7 +97,6 @@ class Tenants:
         self.settings = settings
         store = base.store
         self.home = store.tenant if isinstance(store, RedisStore) else check_tenant(settings.tenant)
-        self.timeout = store.command_timeout if isinstance(store, RedisStore) else None
         self._tenants: dict[str, Tenant] = {}
 
     def get(self, name: str) -> Tenant:
@@ -119,16 +118,16 @@ class Tenants:
         audit_dir = Path(settings.audit_dir).expanduser()
         backend: AuditBackend
         if isinstance(store, RedisStore):
-            backend = RedisAudit(store.client, name)
+            backend = RedisAudit(store.client, name, timeout=store.command_timeout)
         else:
             backend = FileAudit(audit_dir / f"{name}.jsonl")
         audit = self._audit(backend, name)
-        engine = Engine(base.rulesets, store, base.pm, base.default_ruleset, services, recorder(audit, self.timeout))
+        engine = Engine(base.rulesets, store, base.pm, base.default_ruleset, services, recorder(audit))
         fallback = fallback_audit = None
         if settings.degrade_to_memory and isinstance(store, RedisStore):
             memory = MemoryStore(state_ttl=settings.state_ttl, transcript_limit=settings.transcript_limit)
             fallback_audit = self._audit(FileAudit(audit_dir / "degraded" / f"{name}.jsonl"), name)
-            record = recorder(fallback_audit, self.timeout)
+            record = recorder(fallback_audit)
             fallback = Engine(base.rulesets, memory, base.pm, base.default_ruleset, services, record)
         return Tenant(name, engine, fallback, audit, fallback_audit)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -80,12 +81,19 @@ class ConversationState:
     updated_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return dict(zip(_STATE_FIELDS, _state_values(self), strict=True))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConversationState:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        try:
+            return cls(**data)  # what to_dict wrote: exactly the fields, checked by the constructor
+        except TypeError:  # keys this version does not know (written by another one): dropped
+            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+# every turn loads and saves its conversation's state: one C-level getter beats a getattr per field
+_STATE_FIELDS = tuple(ConversationState.__dataclass_fields__)
+_state_values = operator.attrgetter(*_STATE_FIELDS)
 
 
 @dataclass

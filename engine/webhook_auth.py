@@ -33,7 +33,7 @@ from typing import Protocol
 
 from frontdesk.api_keys import Unauthorized, check_tenant
 from frontdesk.errors import ConfigError
-from frontdesk.store_redis import RedisClient, _translate
+from frontdesk.redis_client import RedisClient, translate
 
 TIMESTAMP_HEADER = "X-Frontdesk-Timestamp"
 NONCE_HEADER = "X-Frontdesk-Nonce"
@@ -97,7 +97,7 @@ class RedisNonces:
         return f"fd:{self.tenant}:{{nonce:{nonce}}}"  # nonces are checked against _NONCE: no braces
 
     async def claim(self, nonce: str, ttl: float) -> bool:
-        with _translate():
+        with translate():
             return bool(await self.client.set(self.key(nonce), "1", nx=True, px=max(1, int(ttl * 1000))))
 
 

@@ -28,8 +28,8 @@ from frontdesk.api_keys import (
 )
 from frontdesk.cli import main
 from frontdesk.errors import ConfigError, InputError, NotFound
+from frontdesk.redis_client import connect_redis
 from frontdesk.settings import Settings
-from frontdesk.store_redis import connect_redis
 
 pytestmark = pytest.mark.anyio
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 from redis_server import RedisServer, free_port
 
 from frontdesk.audit import (
@@ -28,10 +31,11 @@ from frontdesk.audit import (
     RedisAudit,
     Unreadable,
     canonical,
+    legacy_canonical,
 )
 from frontdesk.cli import main
 from frontdesk.errors import ConfigError, InputError, ServiceUnavailable
-from frontdesk.store_redis import connect_redis
+from frontdesk.redis_client import connect_redis
 
 pytestmark = pytest.mark.anyio
 
@@ -194,6 +198,52 @@ async def test_append_refuses_what_cannot_be_hashed(rig: Rig) -> None:
         await log.append("turn", actor="a", payload={"x": object()})
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_the_canonical_form_survives_storage(value: Any) -> None:
+    """What verify recomputes from a stored payload is what append hashed."""
+    try:
+        data = canonical(value)
+    except ValueError:  # lone surrogates: not UTF-8, refused as before
+        return
+    assert json.loads(data) == value
+    assert canonical(json.loads(data)) == data  # as verify reads it back
+
+
+def test_the_canonical_form_is_the_standard_librarys_but_for_tiny_floats() -> None:
+    value = {"b": [1, 2.5, None, True], "a": {"é": "⟨PHONE_1⟩", "z": 1.7e9, "big": 2**70}, "c": 1e16}
+    assert canonical(value) == legacy_canonical(value)
+    assert canonical({"x": 1e-05}) == b'{"x":0.00001}' and legacy_canonical({"x": 1e-05}) == b'{"x":1e-05}'
+    with pytest.raises(ValueError):
+        canonical({"x": [float("inf")]})
+
+
+async def test_a_chain_hashed_in_the_legacy_form_still_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "acme.jsonl"
+    prev, lines = GENESIS, []
+    for seq in (1, 2):  # as written before orjson: payload and record hashed with the standard library
+        payload = {"confidence": 1e-05 * seq, "text": "hi"}
+        fields = {"seq": seq, "ts": 1.7e9, "tenant": "acme", "kind": "turn", "actor": "a", "subject": "u"}
+        fields |= {"payload_hash": hashlib.sha256(legacy_canonical(payload)).hexdigest(), "prev_hash": prev}
+        prev = hashlib.sha256(legacy_canonical(fields)).hexdigest()
+        lines.append(json.dumps({**fields, "hash": prev, "payload": payload}))
+        assert canonical(payload) != legacy_canonical(payload)
+    path.write_text("\n".join(lines) + "\n")
+    log = AuditLog(FileAudit(path), tenant="acme")
+    await log.append("turn", actor="a", payload={"confidence": 2e-05})  # the new form, chained on
+    report = await log.verify()
+    assert report.ok and report.records == 3
+    lines[1] = lines[1].replace("2e-05", "3e-05")
+    path.write_text("\n".join(lines) + "\n")
+    assert found(await log.verify()) == [("payload_modified", 2)]
+
+
 # --- tampering: found where it happened ---------------------------------------------------
 
 
@@ -328,11 +378,43 @@ async def test_two_connections_appending_at_once_keep_one_chain(fresh_redis_url:
         await log.aclose()
 
 
+async def test_appends_made_together_are_written_together(rig: Rig) -> None:
+    log = rig.make()
+    await fill(log, 1)
+    records = await asyncio.gather(*(log.append("turn", actor="a", payload={"i": i}) for i in range(100)))
+    assert [r.seq for r in records] == list(range(2, 102))  # in the order they were handed in
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(records))
+    stored = rig.load()
+    assert [e["rec"]["seq"] for e in stored] == list(range(1, 102))
+    assert len({e["rec"]["ts"] for e in stored[1:]}) <= 3  # batches of 64 at most, one clock reading each
+    report = await log.verify()
+    assert report.ok and report.records == 101
+
+
+async def test_an_append_given_up_before_its_batch_is_not_written(rig: Rig) -> None:
+    log = rig.make()
+    calls = [asyncio.create_task(log.append("turn", actor="a", payload={"i": i})) for i in range(10)]
+    calls[4].cancel()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(results[4], asyncio.CancelledError)
+    assert [r.payload["i"] for r in results if isinstance(r, AuditRecord)] == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+    assert (await log.verify()).records == 9
+
+
+async def test_each_caller_of_a_failed_batch_gets_the_error() -> None:
+    log = AuditLog(RedisAudit(connect_redis(f"redis://127.0.0.1:{free_port()}/0"), "acme"), tenant="acme")
+    results = await asyncio.gather(
+        *(log.append("turn", actor="a", payload={}) for _ in range(5)), return_exceptions=True
+    )
+    assert [getattr(r, "code", r) for r in results] == ["redis_unavailable"] * 5
+    await log.aclose()
+
+
 APPENDER = """
 import asyncio, sys
 from pathlib import Path
 from frontdesk.audit import AuditLog, FileAudit, RedisAudit
-from frontdesk.store_redis import connect_redis
+from frontdesk.redis_client import connect_redis
 
 async def main(where, name):
     backend = FileAudit(Path(where)) if where.endswith(".jsonl") else RedisAudit(connect_redis(where), "acme")

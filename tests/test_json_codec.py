@@ -24,8 +24,14 @@ def test_round_trip_matches_the_standard_library(value: object) -> None:
     assert json_codec.loads(json_codec.dumps_str(value)) == value
 
 
+@pytest.mark.parametrize("n", [2**64, 10**29 + 1, -(2**63) - 1, 2**64 - 1, -(2**63)])
+def test_integers_beyond_64_bits_are_read_exactly(n: int) -> None:
+    assert json_codec.loads(str(n)) == n and json_codec.loads(f"[{n}]".encode()) == [n]
+    assert isinstance(json_codec.loads(memoryview(f'{{"n": {n}}}'.encode()))["n"], int)
+
+
 def test_lone_surrogates_and_huge_integers_take_the_fallback() -> None:
-    value = {"text": "a\ud800b", "n": 2**80}
+    value = {"text": "a\ud800b", "n": 2**80 + 1}
     assert json_codec.loads(json_codec.dumps(value)) == value
     text = json_codec.dumps_str(value)
     text.encode("utf-8")  # encodable: Redis and files take it

@@ -17,7 +17,7 @@ from redis_server import RedisServer, free_port
 
 from frontdesk.errors import ConfigError, InputError, RateLimited, ServiceUnavailable
 from frontdesk.rate_limit import Limit, MemoryRateLimiter, RateLimitPolicy, RedisRateLimiter
-from frontdesk.store_redis import connect_redis
+from frontdesk.redis_client import connect_redis
 
 pytestmark = pytest.mark.anyio
 
@@ -231,7 +231,7 @@ WORKER = """
 import asyncio, json, sys
 from frontdesk.errors import RateLimited
 from frontdesk.rate_limit import Limit, RateLimitPolicy, RedisRateLimiter
-from frontdesk.store_redis import connect_redis
+from frontdesk.redis_client import connect_redis
 
 async def main(url):
     client = connect_redis(url)

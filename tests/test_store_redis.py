@@ -9,7 +9,9 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 import pytest
 import redis
@@ -17,7 +19,8 @@ from redis.crc import key_slot
 from redis_server import RedisSentinel, RedisServer
 
 from frontdesk.errors import ConfigError, Conflict, FrontdeskError, InputError, ServiceUnavailable
-from frontdesk.store_redis import RedisStore, connect_redis, parse_sentinel_url
+from frontdesk.redis_client import connect_redis, parse_sentinel_url
+from frontdesk.store_redis import RedisStore
 from frontdesk.types import ConversationState
 
 pytestmark = pytest.mark.anyio
@@ -261,27 +264,27 @@ async def test_stale_fence_cannot_overwrite_newer_state(fresh_redis_url: str) ->
 
 
 async def test_a_turn_is_two_round_trips_plus_indexing_once_per_period(store: RedisStore, raw: redis.Redis) -> None:
-    sent: list[str] = []
-    execute = store.client.execute_command
-
-    async def counted(*args: object, **kwargs: object) -> object:
-        sent.append(str(args[0]))
-        return await execute(*args, **kwargs)
-
-    store.client.execute_command = counted  # type: ignore[method-assign]
-
-    async def turn(message_id: str, updated_at: float) -> None:
-        async with store.turn("c1", message_id) as held:
-            current = held.state or state("c1", "alice")
+    async def turn(conversation_id: str, message_id: str, updated_at: float) -> None:
+        async with store.turn(conversation_id, message_id) as held:
+            current = held.state or state(conversation_id, "alice")
             current.updated_at = updated_at
             await held.commit(current, {"m": message_id}, {"m": message_id})
 
     period = store.state_ttl / 2
-    await turn("m1", 10 * period + 1)  # new conversation: begin, index, commit
-    await turn("m2", 10 * period + 2)  # same period: begin, commit
-    await turn("m3", 11 * period + 1)  # first turn of a new period: the index is refreshed
+    await turn("warm-up", "m0", 1.0)  # the server learns the scripts (SCRIPT LOAD after NOSCRIPT)
+    sent: list[str] = []
+    execute = store.calls.execute
+
+    async def counted(command: Sequence[object], timeout: float | None) -> object:
+        sent.append(str(command[0]))
+        return await execute(command, timeout)  # type: ignore[arg-type]
+
+    store.calls.execute = counted  # type: ignore[method-assign]
+    await turn("c1", "m1", 10 * period + 1)  # new conversation: begin, index, commit
+    await turn("c1", "m2", 10 * period + 2)  # same period: begin, commit
+    await turn("c1", "m3", 11 * period + 1)  # first turn of a new period: the index is refreshed
     assert sent == ["EVALSHA"] * (3 + 2 + 3)
-    assert raw.smembers(store.user_index_key("alice")) == {"c1"}
+    assert raw.smembers(store.user_index_key("alice")) == {"c1", "warm-up"}
 
 
 async def test_a_turn_that_lost_its_lock_writes_nothing(store: RedisStore, raw: redis.Redis) -> None:
@@ -306,13 +309,18 @@ async def test_a_retried_acquire_returns_the_same_grant(store: RedisStore) -> No
 
 
 async def test_acquire_cancelled_after_the_grant_hands_the_lock_back(store: RedisStore, fresh_redis_url: str) -> None:
-    granted = store._acquire
+    run = store._script
+    calls = 0
 
-    async def grant_then_cancel(**kwargs: object) -> object:
-        await granted(**kwargs)
-        raise asyncio.CancelledError  # the reply is lost to a cancellation
+    async def grant_then_cancel(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        reply = await run(*args)
+        if calls == 1:  # the acquire: the reply is lost to a cancellation
+            raise asyncio.CancelledError
+        return reply
 
-    store._acquire = grant_then_cancel  # type: ignore[assignment]
+    store._script = grant_then_cancel  # type: ignore[method-assign]
     with pytest.raises(asyncio.CancelledError):
         async with store.lock("c1"):
             pass
@@ -320,6 +328,70 @@ async def test_acquire_cancelled_after_the_grant_hands_the_lock_back(store: Redi
     async with probe.lock("c1") as fence:
         assert fence == 2
     await probe.aclose()
+
+
+# --- commands pipelined on one connection ---------------------------------------------
+
+
+def script_clients(raw: redis.Redis) -> int:
+    """Connections that have run a script (the test's own raw client never does)."""
+    return sum(1 for c in raw.client_list() if c["cmd"] in ("evalsha", "script|load"))
+
+
+async def test_concurrent_calls_share_one_connection_and_each_gets_its_reply(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    async def turn(i: int) -> tuple[int, int]:
+        conversation_id = f"c{i % 20}"
+        async with store.turn(conversation_id, f"m{i}") as held:
+            current = held.state or state(conversation_id, "alice")
+            current.turn += 1
+            await held.commit(current, {"i": i}, {"i": i})
+        return i, current.turn
+
+    done = await asyncio.gather(*(turn(i) for i in range(200)))
+    assert [i for i, _ in done] == list(range(200))
+    for c in range(20):  # ten turns each, one at a time: nothing lost, no reply crossed over
+        loaded = await store.load(f"c{c}")
+        assert loaded is not None and loaded.turn == 10
+        assert sorted(e["i"] for e in await store.transcript(f"c{c}")) == list(range(c, 200, 20))
+    assert await store.get_result("c7", "m127") == {"i": 127}
+    assert script_clients(raw) == 1
+
+
+async def test_a_caller_that_gives_up_leaves_the_connection_to_the_others(store: RedisStore, raw: redis.Redis) -> None:
+    await store.save(state("c1", "alice"))
+    calls = [asyncio.create_task(store.save(state(f"c{i}", "alice", turn=i))) for i in range(30)]
+    await asyncio.sleep(0)  # all sent, none answered yet
+    for call in calls[::3]:
+        call.cancel()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results[::3])
+    assert all(r is None for i, r in enumerate(results) if i % 3)
+    loaded = await store.load("c29")
+    assert loaded is not None and loaded.turn == 29
+    assert script_clients(raw) == 1  # the late replies were skipped, the connection kept
+
+
+async def test_a_failing_script_fails_only_its_caller(store: RedisStore, raw: redis.Redis) -> None:
+    raw.set(store.keys("c1").transcript, "not a list")  # RPUSH meets WRONGTYPE
+    failing = store.append_transcript("c1", {"text": "hi"})
+    fine = [store.append_transcript(f"c{i}", {"text": "hi"}) for i in range(2, 6)]
+    results = await asyncio.gather(failing, *fine, return_exceptions=True)
+    assert isinstance(results[0], ServiceUnavailable) and results[0].code == "redis_error"
+    assert results[1:] == [None] * 4
+    assert await store.transcript("c5") == [{"text": "hi"}]
+    assert script_clients(raw) == 1
+
+
+async def test_scripts_are_loaded_again_after_a_script_flush(store: RedisStore, raw: redis.Redis) -> None:
+    await store.save(state("c1", "alice"))
+    raw.script_flush()  # what a restarted or failed-over server has forgotten
+    await asyncio.gather(*(store.save(state("c1", "alice", turn=i)) for i in range(5)))
+    async with store.turn("c1", "m1") as held:
+        assert held.state is not None
+        await held.commit(held.state, {}, {"ok": True})
+    assert await store.get_result("c1", "m1") == {"ok": True}
 
 
 # --- erasure and tenants -------------------------------------------------------------
@@ -428,6 +500,25 @@ async def test_a_hung_redis_fails_calls_instead_of_hanging_them() -> None:
             server.proc.send_signal(signal.SIGCONT)
         loaded = await store.load("c1")  # the timed-out connections were dropped, not reused mid-reply
         assert loaded == state("c1", "alice")
+        await store.aclose()
+
+
+async def test_callers_queued_behind_a_hung_handshake_fail_within_their_timeout() -> None:
+    with RedisServer() as server:
+        store = RedisStore.from_url(server.url, command_timeout=0.3)  # no connection yet
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGSTOP)  # accepts connections, answers nothing
+        try:
+            started = time.monotonic()
+            calls = [store.save(state(f"c{i}", "alice")) for i in range(10)]
+            results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), timeout=30)
+            elapsed = time.monotonic() - started
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
+        assert [getattr(r, "code", r) for r in results] == ["redis_unavailable"] * 10
+        assert elapsed < 2  # one timeout each, not one after another
+        await store.save(state("c1", "alice"))  # and it connects once the server is back
+        assert await store.load("c1") == state("c1", "alice")
         await store.aclose()
 
 

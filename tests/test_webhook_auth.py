@@ -13,7 +13,7 @@ from redis_server import RedisServer
 
 from frontdesk.api_keys import Unauthorized
 from frontdesk.errors import ConfigError
-from frontdesk.store_redis import connect_redis
+from frontdesk.redis_client import connect_redis
 from frontdesk.webhook_auth import (
     NONCE_HEADER,
     SIGNATURE_HEADER,

@@ -22,7 +22,7 @@ from pathlib import Path
 from frontdesk.api_keys import ApiKeys, FileKeys, RedisKeys
 from frontdesk.audit import AuditLog, FileAudit, RedisAudit
 from frontdesk.rate_limit import Limit, MemoryRateLimiter, RateLimitPolicy, RedisRateLimiter
-from frontdesk.store_redis import connect_redis
+from frontdesk.redis_client import connect_redis
 
 # large enough that nothing is refused while measuring: the cost of the check, not of a 429
 POLICY = RateLimitPolicy(tenant=Limit(1e9, 1e6), user=Limit(1e9, 1e6), ip=Limit(1e9, 1e6), tiers={"vip": 2})
