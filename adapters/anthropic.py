@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from frontdesk.adapters.http_client import (
+    VendorHTTP,
     bad_response,
-    build_http_client,
     error_in_stream,
     parse_json,
     post_json,
@@ -42,10 +42,10 @@ def _input_tokens(usage: dict[str, Any]) -> int:
 
 class AnthropicClient:
     def __init__(self, vendor: VendorConfig) -> None:
-        self._secret = vendor.api_key.get_secret_value()
-        self._headers = {"x-api-key": self._secret, "anthropic-version": API_VERSION}
+        headers = {"x-api-key": vendor.api_key.get_secret_value(), "anthropic-version": API_VERSION}
         self.label = f"anthropic vendor {httpx.URL(vendor.base_url).host}"
-        self._http = build_http_client(vendor)
+        self._http = VendorHTTP(vendor, headers, self.label)
+        self._url = self._http.url(PATH)
 
     def _payload(self, req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         system = [m.content for m in req.messages if m.role == "system"]
@@ -67,9 +67,7 @@ class AnthropicClient:
         return payload
 
     async def complete(self, req: ChatRequest) -> ChatResponse:
-        data = await post_json(
-            self._http, PATH, self._payload(req, stream=False), self._headers, self.label, self._secret
-        )
+        data = await post_json(self._http, self._url, self._payload(req, stream=False))
         try:
             text = "".join(b["text"] for b in data["content"] if b.get("type") == "text")
             usage = data["usage"]
@@ -87,7 +85,7 @@ class AnthropicClient:
         finish: str | None = None
         done = False
         payload = self._payload(req, stream=True)
-        async with aclosing(post_sse(self._http, PATH, payload, self._headers, self.label, self._secret)) as events:
+        async with aclosing(post_sse(self._http, self._url, payload)) as events:
             async for _, data in events:
                 event = parse_json(self.label, data)
                 kind = event.get("type")

@@ -1,17 +1,21 @@
-"""What every HTTP model vendor adapter shares: the pooled client, error mapping, SSE.
+"""What every HTTP model vendor adapter shares: the pooled connections, error mapping, SSE.
 
-httpx is the API; the aiohttp transport carries it, because httpx's default
-transport is slow under concurrency (encode/httpx#3215, see DESIGN.md). One
-client per configured vendor keeps a connection pool for the process. The
-transport opens its aiohttp session on the first request, so a client belongs
-to the event loop that first used it.
+httpx's request and response types are the API; the aiohttp transport carries
+them, because httpx's default transport is slow under concurrency
+(encode/httpx#3215, see DESIGN.md). Requests go straight to the transport: the
+`httpx.AsyncClient` around it spends more per call (URL merging, the cookie
+jar, auth and redirect flows) than the rest of a model call's bookkeeping
+together, and none of it applies to a vendor API, which takes its key in a
+header, never redirects and keeps no cookies. One `VendorHTTP` per configured
+vendor keeps a connection pool for the process; the transport opens its aiohttp
+session on the first request, so it belongs to the event loop that first used it.
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
 import time
+import urllib.request
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
@@ -19,6 +23,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from frontdesk import json_codec
 from frontdesk.errors import VendorError
 from frontdesk.models_config import VendorConfig
 
@@ -31,19 +36,55 @@ STREAM_ERRORS = {
     "rate_limit_error": "vendor_rate_limited",
     "rate_limit_exceeded": "vendor_rate_limited",
 }
+# what httpx.AsyncClient would send, so vendors and their gateways see the same requests
+DEFAULT_HEADERS = {
+    "accept": "*/*",
+    "accept-encoding": "gzip, deflate",
+    "user-agent": f"python-httpx/{httpx.__version__}",
+    "content-type": "application/json",
+}
 
 
-def build_http_client(vendor: VendorConfig) -> httpx.AsyncClient:
-    """A pooled client for one vendor: its base URL, timeouts, connection limit and extra headers."""
-    # the aiohttp transport reads only max_connections and keepalive_expiry from the limits
-    limits = httpx.Limits(max_connections=vendor.max_connections, keepalive_expiry=30.0)
-    return httpx.AsyncClient(
-        base_url=vendor.base_url,
-        transport=AiohttpTransport(limits=limits),
+def environment_proxy(base_url: str) -> httpx.Proxy | None:
+    """The proxy the environment names for this URL (`HTTPS_PROXY`, `ALL_PROXY`…, unless `NO_PROXY` covers the
+    host), as httpx.AsyncClient would use it."""
+    url = httpx.URL(base_url)
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    proxies = urllib.request.getproxies()
+    found = proxies.get(url.scheme) or proxies.get("all")
+    return httpx.Proxy(found) if found else None
+
+
+class VendorHTTP:
+    """One vendor's connection pool, with the headers, timeouts and key its adapter sends with every request."""
+
+    def __init__(self, vendor: VendorConfig, headers: Mapping[str, str], label: str) -> None:
+        # the aiohttp transport reads only max_connections and keepalive_expiry from the limits
+        limits = httpx.Limits(max_connections=vendor.max_connections, keepalive_expiry=30.0)
+        self._transport = AiohttpTransport(limits=limits, proxy=environment_proxy(vendor.base_url))
+        self._base = vendor.base_url.rstrip("/") + "/"
+        self._headers = httpx.Headers({**DEFAULT_HEADERS, **vendor.headers, **headers})  # copied per request
         # read = the longest silence accepted from the vendor, per chunk when streaming
-        timeout=httpx.Timeout(vendor.timeout, connect=vendor.connect_timeout),
-        headers=vendor.headers,
-    )
+        self._extensions = {"timeout": httpx.Timeout(vendor.timeout, connect=vendor.connect_timeout).as_dict()}
+        self.secret = vendor.api_key.get_secret_value()
+        self.label = label
+
+    def url(self, path: str) -> httpx.URL:
+        """`path` under the base URL, as httpx.AsyncClient(base_url=...) would join them."""
+        return httpx.URL(self._base + path.lstrip("/"))
+
+    async def send(self, url: httpx.URL, payload: dict[str, Any]) -> httpx.Response:
+        """POST `payload` as JSON; the response's body is still to be read (and the response closed)."""
+        # a request of the transport API (`stream=`): httpx adds no headers of its own (aiohttp writes Host and
+        # Content-Length) and so neither re-reads nor rebuilds ours
+        body = httpx.ByteStream(json_codec.dumps(payload))
+        request = httpx.Request("POST", url, headers=self._headers, stream=body, extensions=self._extensions)
+        request.read()  # the transport sends the bytes it finds there
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -78,7 +119,7 @@ def error_from_response(vendor: str, response: httpx.Response, body: bytes, secr
     status = response.status_code
     detail = ""
     try:
-        err = json.loads(body).get("error")
+        err = json_codec.loads(body).get("error")
         if isinstance(err, dict):
             detail = str(err.get("message") or err.get("type") or "")
         elif isinstance(err, str):
@@ -134,7 +175,7 @@ def bad_response(vendor: str, what: str) -> VendorError:
 
 def parse_json(vendor: str, body: bytes | str) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = json_codec.loads(body)
     except ValueError as exc:
         raise bad_response(vendor, "body is not JSON") from exc
     if not isinstance(data, dict):
@@ -164,29 +205,32 @@ async def iter_sse(response: httpx.Response) -> AsyncGenerator[tuple[str, str], 
                 data.append(value)
 
 
-async def post_json(
-    http: httpx.AsyncClient, url: str, payload: dict[str, Any], headers: Mapping[str, str], label: str, secret: str
-) -> dict[str, Any]:
+async def post_json(http: VendorHTTP, url: httpx.URL, payload: dict[str, Any]) -> dict[str, Any]:
     try:
-        response = await http.post(url, json=payload, headers=headers)
+        response = await http.send(url, payload)
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
     except httpx.TransportError as exc:
-        raise error_from_transport(label, exc) from exc
+        raise error_from_transport(http.label, exc) from exc
     if response.status_code >= 300:
-        raise error_from_response(label, response, response.content, secret)
-    return parse_json(label, response.content)
+        raise error_from_response(http.label, response, body, http.secret)
+    return parse_json(http.label, body)
 
 
-async def post_sse(
-    http: httpx.AsyncClient, url: str, payload: dict[str, Any], headers: Mapping[str, str], label: str, secret: str
-) -> AsyncGenerator[tuple[str, str], None]:
+async def post_sse(http: VendorHTTP, url: httpx.URL, payload: dict[str, Any]) -> AsyncGenerator[tuple[str, str], None]:
     """POST and iterate the answer's server-sent events, vendor errors mapped."""
     answered = False
     try:
-        async with http.stream("POST", url, json=payload, headers=headers) as response:
-            answered = True
+        response = await http.send(url, payload)
+        answered = True
+        try:
             if response.status_code >= 300:
-                raise error_from_response(label, response, await response.aread(), secret)
+                raise error_from_response(http.label, response, await response.aread(), http.secret)
             async for item in iter_sse(response):
                 yield item
+        finally:
+            await response.aclose()
     except httpx.TransportError as exc:
-        raise error_from_transport(label, exc, streaming=answered) from exc
+        raise error_from_transport(http.label, exc, streaming=answered) from exc

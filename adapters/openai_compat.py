@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from frontdesk.adapters.http_client import (
+    VendorHTTP,
     bad_response,
-    build_http_client,
     error_in_stream,
     parse_json,
     post_json,
@@ -34,11 +34,11 @@ PATH = "chat/completions"  # relative: appended to base_url's path
 
 class OpenAICompatClient:
     def __init__(self, vendor: VendorConfig) -> None:
-        self._secret = vendor.api_key.get_secret_value()
-        self._headers = {"Authorization": f"Bearer {self._secret}"} if self._secret else {}
+        secret = vendor.api_key.get_secret_value()
         self._stream_usage = vendor.stream_usage
         self.label = f"openai-compatible vendor {httpx.URL(vendor.base_url).host}"
-        self._http = build_http_client(vendor)
+        self._http = VendorHTTP(vendor, {"authorization": f"Bearer {secret}"} if secret else {}, self.label)
+        self._url = self._http.url(PATH)
 
     def _payload(self, req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -60,9 +60,7 @@ class OpenAICompatClient:
         return payload
 
     async def complete(self, req: ChatRequest) -> ChatResponse:
-        data = await post_json(
-            self._http, PATH, self._payload(req, stream=False), self._headers, self.label, self._secret
-        )
+        data = await post_json(self._http, self._url, self._payload(req, stream=False))
         try:
             choice = data["choices"][0]
             text = choice["message"]["content"] or ""
@@ -84,7 +82,7 @@ class OpenAICompatClient:
         finish: str | None = None
         done = False
         payload = self._payload(req, stream=True)
-        async with aclosing(post_sse(self._http, PATH, payload, self._headers, self.label, self._secret)) as events:
+        async with aclosing(post_sse(self._http, self._url, payload)) as events:
             async for _, data in events:
                 if data.strip() == "[DONE]":
                     done = True

@@ -15,6 +15,7 @@ expires after `reservation_ttl` seconds in the Redis tracker.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -79,7 +81,13 @@ def budget_exhausted(tenant: str) -> VendorError:
 
 
 def utc_day(clock: Callable[[], float]) -> str:
-    return datetime.fromtimestamp(clock(), UTC).date().isoformat()
+    return _day_name(int(clock() // 86400))
+
+
+@lru_cache(maxsize=4)
+def _day_name(days: int) -> str:
+    """`YYYY-MM-DD` of a day counted from the epoch (every call of the day asks for the same one)."""
+    return datetime.fromtimestamp(days * 86400, UTC).date().isoformat()
 
 
 class MemoryCostTracker:
@@ -92,8 +100,11 @@ class MemoryCostTracker:
         self.keep_days = keep_days
         self._clock = clock
         self._today = ""
+        self._ids = itertools.count()  # reservation ids: unique within the process is enough here
+        self._limits: dict[str, int | None] = {}  # tenant -> daily limit in nanos (the budgets are frozen)
         self._spent: dict[tuple[str, str], int] = defaultdict(int)  # (tenant, day)
         self._reserved: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)  # (tenant, day) -> id -> amount
+        self._holding: dict[tuple[str, str], int] = defaultdict(int)  # (tenant, day) -> sum of its reservations
         self._totals: dict[tuple[str, str, str], Totals] = defaultdict(Totals)  # (tenant, day, model or "")
         self._conversations: dict[tuple[str, str], tuple[str, Totals]] = {}  # (tenant, id) -> (last day, totals)
 
@@ -103,7 +114,7 @@ class MemoryCostTracker:
             return
         self._today = day
         oldest = (datetime.fromisoformat(day) - timedelta(days=self.keep_days - 1)).date().isoformat()
-        tables: tuple[dict[Any, Any], ...] = (self._spent, self._reserved, self._totals)
+        tables: tuple[dict[Any, Any], ...] = (self._spent, self._reserved, self._holding, self._totals)
         for table in tables:
             for key in [k for k in table if k[1] < oldest]:
                 del table[key]
@@ -113,18 +124,22 @@ class MemoryCostTracker:
     async def reserve(self, tenant: str, amount: int) -> Reservation:
         day = utc_day(self._clock)
         self._prune(day)
-        limit = self.budgets.daily_limit_nanos(tenant)
-        held = self._reserved[tenant, day]
-        if limit is not None and self._spent[tenant, day] + sum(held.values()) + amount > limit:
+        if tenant not in self._limits:
+            self._limits[tenant] = self.budgets.daily_limit_nanos(tenant)
+        limit = self._limits[tenant]
+        key = (tenant, day)
+        if limit is not None and self._spent[key] + self._holding[key] + amount > limit:
             raise budget_exhausted(tenant)
-        res = Reservation(tenant, day, amount, os.urandom(8).hex())
-        held[res.id] = amount
+        res = Reservation(tenant, day, amount, f"{next(self._ids):x}")
+        self._reserved[key][res.id] = amount
+        self._holding[key] += amount
         return res
 
     async def settle(
         self, res: Reservation, *, usage: Usage | None, cost: int, model: str, conversation_id: str | None
     ) -> None:
-        self._reserved[res.tenant, res.day].pop(res.id, None)
+        key = (res.tenant, res.day)
+        self._holding[key] -= self._reserved[key].pop(res.id, 0)
         if usage is None:
             return
         self._spent[res.tenant, res.day] += cost
@@ -146,7 +161,7 @@ class MemoryCostTracker:
     async def held(self, tenant: str, *, day: str | None = None) -> tuple[int, int]:
         """(spent, reserved) for a tenant's day."""
         day = day or utc_day(self._clock)
-        return self._spent.get((tenant, day), 0), sum(self._reserved.get((tenant, day), {}).values())
+        return self._spent.get((tenant, day), 0), self._holding.get((tenant, day), 0)
 
 
 # KEYS: budget hash, reservations zset. ARGV: amount, limit (-1: none), id, now, expires_at, key ttl

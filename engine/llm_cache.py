@@ -18,17 +18,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import json
 import logging
 import re
 import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from redis.exceptions import RedisError
 
+from frontdesk import json_codec
 from frontdesk.llm_types import ChatRequest, ChatResponse, Usage
 from frontdesk.redis_client import translate
 
@@ -41,6 +42,7 @@ def scope_tag(scope: str) -> str:
     return "s" + hashlib.sha256(scope.encode()).hexdigest()[:24]
 
 
+@lru_cache(maxsize=256)  # system prompts and few-shot examples come back every turn; messages churn through
 def normalize(text: str) -> str:
     """NFKC (full-width forms fold to ASCII) and collapsed whitespace; case is kept."""
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
@@ -66,7 +68,7 @@ class AnswerCache:
         self._lru: OrderedDict[str, tuple[float, ChatResponse]] = OrderedDict()
 
     def key(self, req: ChatRequest, *, tenant: str, ruleset_version: str, tier: str) -> str:
-        material = json.dumps(
+        material = json_codec.dumps(
             [
                 ruleset_version,
                 tier,
@@ -74,13 +76,12 @@ class AnswerCache:
                 req.json_mode,
                 req.max_tokens,
                 req.temperature,
-                list(req.stop),
+                req.stop,
                 [[m.role, normalize(m.content)] for m in req.messages],
-            ],
-            ensure_ascii=False,
+            ]
         )
         # tenant stays readable in the key so an operator can purge one tenant
-        digest = hashlib.sha256(material.encode()).hexdigest()
+        digest = hashlib.sha256(material).hexdigest()
         if req.customer_scope is None:
             return f"{self.prefix}{tenant}:{digest}"
         return f"{self.prefix}{tenant}:{scope_tag(req.customer_scope)}:{digest}"
@@ -112,7 +113,7 @@ class AnswerCache:
         if raw is None:
             return None
         try:
-            data = json.loads(raw)
+            data = json_codec.loads(raw)
             expires_at = float(data.pop("expires_at"))
             data["usage"] = Usage(**data["usage"])
             resp = ChatResponse(**{**data, "cached": True})
@@ -126,12 +127,12 @@ class AnswerCache:
 
     async def set(self, key: str, resp: ChatResponse) -> None:
         expires_at = self._clock() + self.ttl
-        resp = dataclasses.replace(resp, cached=True)
+        resp = resp.as_cached()
         if self._in_process(key):
             self._remember(key, expires_at, resp)
         if self.redis is None:
             return
-        value = json.dumps({**dataclasses.asdict(resp), "expires_at": expires_at}, ensure_ascii=False)
+        value = json_codec.dumps_str({**dataclasses.asdict(resp), "expires_at": expires_at})
         ttl_ms = max(1, int(self.ttl * 1000))
         scope = self._scope_prefix(key)
         try:

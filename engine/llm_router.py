@@ -11,6 +11,10 @@ For one request:
 4. when every model failed: `VendorError` code `all_vendors_failed`
    (`budget_exhausted` when the budget alone stopped every model).
 
+A `CallGate` passed with the call counts it from its cache miss to its end
+(retries and fallbacks included) and refuses it, `VendorError` code `limit`,
+while a `limit` degradation caps this worker's calls.
+
 Each attempt and skip is appended to `explain` (the turn's `model_calls`) as a
 dict: vendor, model, tier, attempt, outcome, error, latency_ms, tokens,
 cache_hit, fallback_taken. Streaming retries and falls back only until the
@@ -23,9 +27,10 @@ import asyncio
 import itertools
 import random
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -34,7 +39,7 @@ from frontdesk.cost import CostTracker, Reservation
 from frontdesk.errors import ConfigError, PluginError, VendorError
 from frontdesk.llm_cache import AnswerCache
 from frontdesk.llm_types import ChatClient, ChatRequest, ChatResponse, StreamDelta, Usage, estimate_tokens
-from frontdesk.models_config import ModelConfig, ModelsConfig, VendorConfig
+from frontdesk.models_config import CallLimit, ModelConfig, ModelsConfig, VendorConfig
 from frontdesk.retry import RetryPolicy, retry
 
 T = TypeVar("T")
@@ -62,6 +67,44 @@ def _counts_against_vendor(exc: VendorError) -> bool | None:
 
 def _deadline_error(name: str) -> VendorError:
     return VendorError(f"{name}: the deadline passed", code="deadline_exceeded", retryable=False)
+
+
+class CallGate:
+    """This worker's model calls in flight and recently started; past `limit` (when set) new ones are refused."""
+
+    def __init__(self, remember: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit: CallLimit | None = None
+        self.why = ""  # why the limit is in force, for the refusal's message
+        self.in_flight = 0
+        self._clock = clock
+        # the start times of the last `remember` calls (the largest per_second declared)
+        self._starts: deque[float] | None = deque(maxlen=remember) if remember else None
+
+    def enter(self) -> None:
+        limit = self.limit
+        if limit is not None:
+            refusal = self._refusal(limit)
+            if refusal:
+                raise VendorError(
+                    f"over the llm limit: {refusal} ({self.why})",
+                    code="limit",
+                    retryable=False,
+                    hint="the models file's degradation steps set this limit while vendors are slow or failing",
+                )
+        self.in_flight += 1
+        if self._starts is not None:
+            self._starts.append(self._clock())
+
+    def exit(self) -> None:
+        self.in_flight -= 1
+
+    def _refusal(self, limit: CallLimit) -> str:
+        if limit.concurrent is not None and self.in_flight >= limit.concurrent:
+            return f"{self.in_flight} model calls in flight on this worker, limit.concurrent {limit.concurrent}"
+        starts, most = self._starts, limit.per_second
+        if most is not None and starts is not None and len(starts) >= most and starts[-most] > self._clock() - 1:
+            return f"{most} model calls started on this worker in the last second, limit.per_second {most}"
+        return ""
 
 
 @dataclass
@@ -122,6 +165,7 @@ class LLMRouter:
         conversation_id: str | None = None,
         ruleset_version: str = "",
         explain: list[dict[str, Any]] | None = None,
+        gate: CallGate | None = None,
     ) -> ChatResponse:
         calls = explain if explain is not None else []
         tier = self.tier_for(req, tier)
@@ -130,6 +174,24 @@ class LLMRouter:
         hit = await self._lookup(key, tier, calls)
         if hit is not None:
             return hit
+        if gate is not None:
+            gate.enter()
+        try:
+            return await self._complete(req, tenant, tier, deadline, conversation_id, calls, key)
+        finally:
+            if gate is not None:
+                gate.exit()
+
+    async def _complete(
+        self,
+        req: ChatRequest,
+        tenant: str,
+        tier: str,
+        deadline: float,
+        conversation_id: str | None,
+        calls: list[dict[str, Any]],
+        key: str | None,
+    ) -> ChatResponse:
         failures: list[str] = []
         for position, name in enumerate(self.config.tiers[tier]):
             cand = await self._admit(name, position, req, tier, tenant, deadline, calls, failures)
@@ -144,7 +206,7 @@ class LLMRouter:
                 await self._settle(cand, resp.usage if resp else None, conversation_id)
             if resp is None:
                 continue
-            resp = replace(resp, vendor=cand.model.vendor)
+            resp = resp.from_vendor(cand.model.vendor)
             if key is not None and self.cache is not None and resp.finish_reason not in NOT_CACHED:
                 await self.cache.set(key, resp)
             return resp
@@ -160,6 +222,7 @@ class LLMRouter:
         conversation_id: str | None = None,
         ruleset_version: str = "",
         explain: list[dict[str, Any]] | None = None,
+        gate: CallGate | None = None,
     ) -> AsyncGenerator[StreamDelta, None]:
         calls = explain if explain is not None else []
         tier = self.tier_for(req, tier)
@@ -170,6 +233,26 @@ class LLMRouter:
             yield StreamDelta(text=hit.text)
             yield StreamDelta(finish_reason=hit.finish_reason, usage=Usage())
             return
+        if gate is not None:
+            gate.enter()
+        try:
+            async with aclosing(self._stream(req, tenant, tier, deadline, conversation_id, calls, key)) as deltas:
+                async for delta in deltas:
+                    yield delta
+        finally:
+            if gate is not None:
+                gate.exit()
+
+    async def _stream(
+        self,
+        req: ChatRequest,
+        tenant: str,
+        tier: str,
+        deadline: float,
+        conversation_id: str | None,
+        calls: list[dict[str, Any]],
+        key: str | None,
+    ) -> AsyncGenerator[StreamDelta, None]:
         failures: list[str] = []
         for position, name in enumerate(self.config.tiers[tier]):
             cand = await self._admit(name, position, req, tier, tenant, deadline, calls, failures)
@@ -275,7 +358,7 @@ class LLMRouter:
         error: VendorError | None = None
         try:
             async with asyncio.timeout(deadline - start):
-                resp = await cand.client.complete(replace(req, model=cand.model.model))
+                resp = await cand.client.complete(req.for_model(cand.model.model))
             failed = False
             return resp
         except TimeoutError as exc:
@@ -300,7 +383,7 @@ class LLMRouter:
         if permit is None:
             calls.append(self._entry(tier, cand, "breaker_open", start, attempt=attempt))
             raise VendorError(f"{cand.name}: circuit open", code="breaker_open", retryable=False)
-        agen = cand.client.stream(replace(req, model=cand.model.model))
+        agen = cand.client.stream(req.for_model(cand.model.model))
         failed: bool | None = None
         error: VendorError | None = None
         handed_over = False

@@ -12,8 +12,9 @@ and templates alone.
   the models file, counted from the start of the turn.
 - Degradation: the models file's `degradation` steps are evaluated on this
   process's recent vendor calls (p99 latency, error rate, as the router records
-  them); the strongest action that applies wins: `templates_only` (no vendor
-  call), `serve_cached` (cached answers only), `light_tier`.
+  them), at most every `EVALUATE_EVERY` seconds; the steps that hold give one
+  `Degradation` (see `frontdesk.models_config`). Its `limit` is enforced by
+  the service's `CallGate`, which every call passes.
 - Streaming: `stream_turn` runs a turn and yields answer text while the model
   writes it, each piece released only after the output checks passed it.
 """
@@ -39,11 +40,11 @@ import pluggy
 from frontdesk.cost import MemoryCostTracker, RedisCostTracker
 from frontdesk.errors import ConfigError
 from frontdesk.llm_cache import AnswerCache
-from frontdesk.llm_router import LLMRouter, build_clients
+from frontdesk.llm_router import CallGate, LLMRouter, build_clients
 from frontdesk.llm_types import ChatRequest, ChatResponse, StreamDelta
 from frontdesk.models_config import (
     BudgetConfig,
-    DegradationAction,
+    Degradation,
     ModelConfig,
     ModelsConfig,
     from_quickstart,
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
     from frontdesk.pipeline import Engine
     from frontdesk.plugin_manager import Registry
 
-# strongest first: an outage that calls for templates overrides one that allows cached answers
-STRENGTH: tuple[DegradationAction, ...] = ("templates_only", "serve_cached", "light_tier")
 COUNTED = frozenset({"ok", "error", "interrupted"})  # outcomes that say how the vendor is doing
 HEALTH_CALLS = 1000  # the latest calls a p99 is taken over
 EVALUATE_EVERY = 0.25  # seconds a degradation verdict is reused
@@ -102,10 +101,12 @@ class LLMService:
     clock: Callable[[], float] = time.monotonic  # the router's clock: deadlines are compared on it
     redis: Any = None  # the client the cache and costs share, closed with the service
     health: VendorHealth = field(init=False)
-    _verdict: tuple[float, DegradationAction | None, str] = field(init=False, default=(-math.inf, None, ""))
+    gate: CallGate = field(init=False)  # every call passes it: the `limit` action caps them there
+    _verdict: tuple[float, Degradation | None, str] = field(init=False, default=(-math.inf, None, ""))
 
     def __post_init__(self) -> None:
         self.health = VendorHealth(self.config.degradation.window_seconds, self.clock)
+        self.gate = CallGate(self.config.degradation.most_per_second, self.clock)
 
     @property
     def config(self) -> ModelsConfig:
@@ -116,25 +117,37 @@ class LLMService:
         spent = sum(turn.explain.timings_us.values()) / 1e6  # the stages done so far
         return self.clock() + self.config.routing.deadline_seconds - spent
 
-    def degradation(self, turn: Turn) -> DegradationAction | None:
-        """The policy's strongest action for the current vendor figures; recorded in the turn's explain."""
-        now = self.clock()
-        at, action, why = self._verdict
-        if now - at >= EVALUATE_EVERY:
-            action, why = self._evaluate()
-            self._verdict = (now, action, why)
-        if action is not None and f"llm:{action}" not in turn.explain.degradations:
-            turn.explain.degradations.append(f"llm:{action}")
-            turn.explain.notes.append(f"llm degraded to {action}: {why}")
-        return action
+    def degradation(self, turn: Turn) -> Degradation | None:
+        """What the policy says for the current vendor figures; recorded in the turn's explain.
 
-    def _evaluate(self) -> tuple[DegradationAction | None, str]:
+        A `limit` shows as a note here, and as `llm:limit` on the turns it refuses."""
+        plan, why = self._current()
+        if plan is None:
+            return None
+        explain = turn.explain
+        note = f"llm degraded to {plan.describe()}: {why}"
+        if note not in explain.notes:
+            explain.notes.append(note)
+            label = plan.stop or ("light_tier" if plan.light_tier else None)
+            if label is not None and f"llm:{label}" not in explain.degradations:
+                explain.degradations.append(f"llm:{label}")
+        return plan
+
+    def _current(self) -> tuple[Degradation | None, str]:
+        now = self.clock()
+        at, plan, why = self._verdict
+        if now - at >= EVALUATE_EVERY:
+            plan, why = self._evaluate()
+            self._verdict = (now, plan, why)
+            self.gate.limit, self.gate.why = (plan.limit if plan is not None else None), why
+        return plan, why
+
+    def _evaluate(self) -> tuple[Degradation | None, str]:
         calls, p99, errors = self.health.figures()
         if calls < self.config.routing.breaker.min_calls:
             return None, ""
-        actions = self.config.degradation.actions(p99_latency_ms=p99, error_rate=errors)
-        strongest = next((a for a in STRENGTH if a in actions), None)
-        return strongest, f"p99 {p99:.0f} ms, errors {errors:.0%} over the last {calls} vendor calls"
+        plan = self.config.degradation.resolve(p99_latency_ms=p99, error_rate=errors)
+        return plan, f"p99 {p99:.0f} ms, errors {errors:.0%} over the last {calls} vendor calls"
 
     def known_tier(self, turn: Turn, tier: str | None) -> str | None:
         """A tier the models file declares; an unknown one is noted and the file's routing decides instead."""
@@ -164,6 +177,7 @@ class LLMService:
             self.health.observe(calls[seen:])
 
     def _call_options(self, turn: Turn, tier: str | None) -> dict[str, Any]:
+        self._current()  # the gate's limit stays current even for callers that did not ask
         return {
             "tenant": self.tenant,
             "tier": tier,
@@ -171,6 +185,7 @@ class LLMService:
             "conversation_id": turn.message.conversation_id,
             "ruleset_version": ruleset_key(turn),
             "explain": turn.explain.model_calls,
+            "gate": self.gate,
         }
 
     async def cached(self, turn: Turn, req: ChatRequest, tiers: Iterable[str | None]) -> ChatResponse | None:

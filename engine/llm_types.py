@@ -46,6 +46,22 @@ class ChatRequest:
     def estimated_prompt_tokens(self) -> int:
         return sum(estimate_tokens(m.content) + 4 for m in self.messages)
 
+    def for_model(self, model: str) -> ChatRequest:
+        """This request to one vendor model (the router's copy per attempt)."""
+        copy = ChatRequest(
+            self.messages,
+            model,
+            self.max_tokens,
+            self.temperature,
+            self.stop,
+            self.json_mode,
+            self.cacheable,
+            self.customer_scope,
+        )
+        if "estimated_prompt_tokens" in self.__dict__:  # the messages are the same: so is the estimate
+            copy.__dict__["estimated_prompt_tokens"] = self.__dict__["estimated_prompt_tokens"]
+        return copy
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -66,6 +82,12 @@ class ChatResponse:
     finish_reason: str | None = None
     vendor: str = ""
     cached: bool = False
+
+    def from_vendor(self, vendor: str) -> ChatResponse:
+        return ChatResponse(self.text, self.usage, self.model, self.finish_reason, vendor, self.cached)
+
+    def as_cached(self) -> ChatResponse:
+        return ChatResponse(self.text, self.usage, self.model, self.finish_reason, self.vendor, True)
 
 
 @dataclass(frozen=True)
@@ -93,5 +115,5 @@ _WIDE = re.compile("[\u2e80-\ua4cf\uac00-\ud7af\uf900-\uffef]")
 
 def estimate_tokens(text: str) -> int:
     """A deliberately high token estimate (no tokenizer): budgets reserve with it."""
-    narrow = len(_WIDE.sub("", text))
+    narrow = len(text) if text.isascii() else len(_WIDE.sub("", text))
     return len(text) - narrow + math.ceil(narrow / 3)

@@ -15,11 +15,33 @@ tiers:                       # each an ordered fallback chain of model names
   long: [haiku]
 routing: {default_tier: primary, long_tier: long, long_context_tokens: 12000, deadline_seconds: 15}
 degradation:
+  window_seconds: 60
   steps:
+    - {p99_latency_ms: 1500, error_rate: 0.1, match: all, action: [limit, serve_cached],
+       limit: {concurrent: 8, per_second: 20}}
     - {p99_latency_ms: 4000, action: light_tier}
     - {error_rate: 0.5, action: templates_only}
 budgets: {daily_default: 20, daily: {acme: 200}}
 ```
+
+Degradation is judged per worker, on its vendor calls of the last
+`window_seconds` (p99 latency, error rate; nothing before `routing.breaker.min_calls`
+calls). A step holds when any of its thresholds is exceeded (`match: all`: every
+one given). `action` is one name or a list; what every step that holds says applies:
+
+- `templates_only`: no vendor call; replies come from the rules' fallbacks and
+  the apology, understanding stays offline.
+- `serve_cached`: no vendor call; a cached answer to the same prompt, else as above.
+- `light_tier`: calls go to `routing.light_tier`.
+- `limit` with `limit: {concurrent: N, per_second: M}` (one or both): this
+  worker starts a model call (one turn's request with its retries and
+  fallbacks; cache hits are free) only while fewer than N are in flight and
+  fewer than M started in the last second. A turn over the cap is served
+  without a vendor call, as the step's other actions say: a cached answer or
+  the fallback (`serve_cached`, also when `limit` stands alone), or the
+  fallback only (`templates_only`); its understanding stays offline. In a step
+  with `limit`, these two apply to the turns over the cap only; several limits
+  that hold at once combine to the tightest.
 
 Every problem is reported at once as `file:line:col: CODE message — hint`, raised
 as a `ConfigError` whose `problems` attribute lists the `Problem`s.
@@ -28,10 +50,12 @@ as a `ConfigError` whose `problems` attribute lists the `Problem`s.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import types
 import typing
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -40,6 +64,7 @@ from typing import Annotated, Any, Literal, NoReturn
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeFloat,
@@ -149,15 +174,59 @@ class RoutingConfig(_Strict):
     breaker: BreakerConfig = BreakerConfig()
 
 
-DegradationAction = Literal["serve_cached", "light_tier", "templates_only"]
+DegradationAction = Literal["limit", "serve_cached", "light_tier", "templates_only"]
+Stop = Literal["serve_cached", "templates_only"]  # what a turn without a vendor call is served
+
+
+class CallLimit(_Strict):
+    """The `limit` action's cap on this worker's model calls."""
+
+    concurrent: PositiveInt | None = None  # calls in flight at once
+    per_second: PositiveInt | None = None  # calls started in any one second
+
+    @model_validator(mode="after")
+    def _has_cap(self) -> CallLimit:
+        if self.concurrent is None and self.per_second is None:
+            raise PydanticCustomError("limit_missing", "a limit needs `concurrent` and/or `per_second`")
+        return self
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {cap}" for name, cap in self.model_dump(exclude_none=True).items())
+
+    def tighter(self, other: CallLimit) -> CallLimit:
+        def low(a: int | None, b: int | None) -> int | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        return CallLimit(
+            concurrent=low(self.concurrent, other.concurrent), per_second=low(self.per_second, other.per_second)
+        )
+
+
+def _one_or_more(value: Any) -> Any:
+    """`action: limit` means `action: [limit]`; repeated names count once."""
+    return (value,) if isinstance(value, str) else tuple(dict.fromkeys(value)) if isinstance(value, list) else value
 
 
 class DegradationStep(_Strict):
-    """Applies when any of its thresholds is exceeded."""
+    """Applies when any of its thresholds is exceeded (`match: all`: every threshold given)."""
 
     p99_latency_ms: PositiveFloat | None = None
     error_rate: Annotated[float, Field(ge=0, le=1)] | None = None
-    action: DegradationAction
+    match: Literal["any", "all"] = "any"
+    action: Annotated[tuple[DegradationAction, ...], BeforeValidator(_one_or_more), Field(min_length=1)]
+    limit: CallLimit | None = Field(None, validate_default=True)  # required by, and only with, `limit`
+
+    @field_validator("limit")
+    @classmethod
+    def _limit_matches_action(cls, value: CallLimit | None, info: ValidationInfo) -> CallLimit | None:
+        actions = info.data.get("action")
+        if actions is None:
+            return value  # the action is reported already
+        if value is None and "limit" in actions:
+            raise PydanticCustomError("limit_missing", "the limit action needs `limit: {concurrent: N, per_second: M}`")
+        if value is not None and "limit" not in actions:
+            raise PydanticCustomError("limit_unused", "`limit` is set but `limit` is not among the actions")
+        return value
 
     @model_validator(mode="after")
     def _has_threshold(self) -> DegradationStep:
@@ -165,20 +234,67 @@ class DegradationStep(_Strict):
             raise PydanticCustomError("threshold_missing", "a degradation step needs p99_latency_ms or error_rate")
         return self
 
+    def describe(self) -> str:
+        """The step in words, e.g. `p99 > 1500 ms and errors > 10% → limit (concurrent 8), serve_cached`."""
+        thresholds = [f"p99 > {self.p99_latency_ms:g} ms"] if self.p99_latency_ms is not None else []
+        thresholds += [f"errors > {self.error_rate:.0%}"] if self.error_rate is not None else []
+        actions = [f"limit ({self.limit.describe()})" if a == "limit" and self.limit else a for a in self.action]
+        return f"{(' and ' if self.match == 'all' else ' or ').join(thresholds)} → {', '.join(actions)}"
+
+    def holds(self, p99_latency_ms: float, error_rate: float) -> bool:
+        exceeded = [
+            measured > threshold
+            for measured, threshold in ((p99_latency_ms, self.p99_latency_ms), (error_rate, self.error_rate))
+            if threshold is not None
+        ]
+        return all(exceeded) if self.match == "all" else any(exceeded)
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """What the steps that hold say together: no vendor call (`stop`), or calls capped, or on the light tier."""
+
+    stop: Stop | None = None
+    limit: CallLimit | None = None
+    overflow: Stop = "serve_cached"  # what a turn over the limit is served
+    light_tier: bool = False
+
+    def describe(self) -> str:
+        if self.stop is not None:
+            return self.stop
+        parts = []
+        if self.limit is not None:
+            parts.append(f"limit ({self.limit.describe()}; over it: {self.overflow})")
+        if self.light_tier:
+            parts.append("light_tier")
+        return " and ".join(parts)
+
 
 class DegradationPolicy(_Strict):
     window_seconds: PositiveFloat = 60.0
     steps: list[DegradationStep] = Field(default_factory=list)
 
-    def actions(self, *, p99_latency_ms: float, error_rate: float) -> list[DegradationAction]:
-        """The actions whose thresholds the measured figures exceed, in declared order."""
-        out: list[DegradationAction] = []
-        for step in self.steps:
-            slow = step.p99_latency_ms is not None and p99_latency_ms > step.p99_latency_ms
-            failing = step.error_rate is not None and error_rate > step.error_rate
-            if (slow or failing) and step.action not in out:
-                out.append(step.action)
-        return out
+    def resolve(self, *, p99_latency_ms: float, error_rate: float) -> Degradation | None:
+        """What the steps whose thresholds the measured figures exceed say, or None when none holds."""
+        held = [step for step in self.steps if step.holds(p99_latency_ms, error_rate)]
+        if not held:
+            return None
+        # serve_cached and templates_only stop every call, unless their step limits: then only calls over the cap
+        stops = {a for step in held if step.limit is None for a in step.action if a != "light_tier"}
+        if stops:
+            return Degradation(stop="templates_only" if "templates_only" in stops else "serve_cached")
+        light = any("light_tier" in step.action for step in held)
+        limited = [step for step in held if step.limit is not None]
+        if not limited:
+            return Degradation(light_tier=light)
+        limit = functools.reduce(CallLimit.tighter, (step.limit for step in limited if step.limit is not None))
+        templates = any("templates_only" in step.action for step in limited)
+        return Degradation(limit=limit, overflow="templates_only" if templates else "serve_cached", light_tier=light)
+
+    @cached_property
+    def most_per_second(self) -> int:
+        """The largest `limit.per_second` declared (0: none): how many call starts a worker remembers."""
+        return max((step.limit.per_second or 0 for step in self.steps if step.limit is not None), default=0)
 
 
 class BudgetConfig(_Strict):
@@ -272,6 +388,15 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
+_HINTS = {  # our own error kinds
+    "env_missing": "export it before starting, or write the key itself",
+    "bad_amount": "",
+    "threshold_missing": "",
+    "limit_missing": "e.g. `limit: {concurrent: 8, per_second: 20}`: calls per worker at once, started per second",
+    "limit_unused": "add `limit` to the step's `action`, or remove `limit`",
+}
+
+
 def _problem(doc: SourceDoc, err: Any) -> Problem:
     loc, kind = tuple(err["loc"]), err["type"]
     if kind == "extra_forbidden":
@@ -282,9 +407,8 @@ def _problem(doc: SourceDoc, err: Any) -> Problem:
         return doc.problem(loc, "unknown-key", f"unknown key `{loc[-1]}`", hint)
     if kind == "missing":
         return doc.problem(loc, "missing-field", f"`{_dotted(loc)}` is required", "add it here")
-    if kind in ("env_missing", "bad_amount", "threshold_missing"):
-        hint = "export it before starting, or write the key itself" if kind == "env_missing" else ""
-        return doc.problem(loc, kind.replace("_", "-"), f"`{_dotted(loc)}`: {err['msg']}", hint)
+    if kind in _HINTS:
+        return doc.problem(loc, kind.replace("_", "-"), f"`{_dotted(loc)}`: {err['msg']}", _HINTS[kind])
     return doc.problem(loc, "bad-value", f"`{_dotted(loc)}`: {err['msg']}")
 
 
@@ -321,7 +445,7 @@ def _cross_check(cfg: ModelsConfig, doc: SourceDoc, vendor_kinds: Collection[str
     needed = {"default_tier": cfg.routing.default_tier}
     if cfg.routing.long_context_tokens is not None:
         needed["long_tier"] = cfg.routing.long_tier
-    if any(step.action == "light_tier" for step in cfg.degradation.steps):
+    if any("light_tier" in step.action for step in cfg.degradation.steps):
         needed["light_tier"] = cfg.routing.light_tier
     for key, tier in needed.items():
         if tier not in cfg.tiers:

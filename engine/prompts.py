@@ -210,30 +210,45 @@ def reply_limit(turn: Turn, prompt: PromptDef) -> int:
     return prompt.max_reply_chars or turn.ruleset.spec.llm.max_reply_chars
 
 
-def is_customer_specific(turn: Turn, prompt: PromptDef) -> bool:
-    """Whether the prompt shows anything of this customer beyond their message."""
-    sources = [prompt.system, prompt.instructions, prompt.user]
+@lru_cache(maxsize=1024)
+def _shows_personal_variables(*sources: str | None) -> bool:
     personal = ("slots.", "entities.", "customer.", "crm.", "metadata.")
-    uses_personal = any(v.startswith(personal) for s in sources if s for v in template(s).variables)
-    return uses_personal or bool(customer_facts(turn)) or (prompt.history and bool(history(turn, 1)))
+    return any(v.startswith(personal) for s in sources if s for v in template(s).variables)
+
+
+def is_customer_specific(turn: Turn, prompt: PromptDef, facts: list[str] | None = None) -> bool:
+    """Whether the prompt shows anything of this customer beyond their message (`facts`: its customer facts)."""
+    if _shows_personal_variables(prompt.system, prompt.instructions, prompt.user):
+        return True
+    return bool(customer_facts(turn) if facts is None else facts) or (prompt.history and bool(turn.state.history))
+
+
+@lru_cache(maxsize=256)
+def _examples(examples: tuple[tuple[str, str], ...]) -> tuple[ChatMessage, ...]:
+    """A prompt's few-shot pairs as messages: the same every turn."""
+    return tuple(
+        m
+        for user, assistant in examples
+        for m in (ChatMessage("user", delimit(user)), ChatMessage("assistant", assistant))
+    )
 
 
 def answer_request(turn: Turn, name: str) -> ChatRequest:
     prompt = turn.ruleset.spec.prompts[name]
     llm = turn.ruleset.spec.llm
-    system = [render(turn, prompt.system), render(turn, prompt.instructions), text(turn, "data")]
+    table = TEXTS.get(turn.flags.get("language", turn.ruleset.spec.language), TEXTS["en"])
+    limit = reply_limit(turn, prompt)
+    system = [render(turn, prompt.system), render(turn, prompt.instructions), table["data"]]
     emotion = turn.emotion
     if emotion.label == "negative":
-        negative = text(turn, "negative") if prompt.on_negative is None else render(turn, prompt.on_negative)
-        system.append(negative)
+        system.append(table["negative"] if prompt.on_negative is None else render(turn, prompt.on_negative))
     if emotion.anger or emotion.urgency:
-        system.append(text(turn, "urgent"))
-    system += [text(turn, "language"), text(turn, "limit", n=reply_limit(turn, prompt))]
+        system.append(table["urgent"])
+    system += [table["language"], table["limit"].format(n=limit)]
     if facts := customer_facts(turn):
-        system += [text(turn, "facts"), *facts]
+        system += [table["facts"], *facts]
     messages = [ChatMessage("system", "\n".join(s for s in system if s))]
-    for example in prompt.examples:
-        messages += [ChatMessage("user", delimit(example.user)), ChatMessage("assistant", example.assistant)]
+    messages += _examples(tuple((e.user, e.assistant) for e in prompt.examples))
     for said, answered in history(turn, llm.history_turns if prompt.history else 0):
         messages.append(ChatMessage("user", delimit(said)))
         if answered:
@@ -243,8 +258,8 @@ def answer_request(turn: Turn, name: str) -> ChatRequest:
         messages=tuple(messages),
         temperature=prompt.temperature,
         # about one token per character at worst (CJK): the limit, not the model's maximum, is reserved
-        max_tokens=reply_limit(turn, prompt),
-        customer_scope=customer_scope(turn) if is_customer_specific(turn, prompt) else None,
+        max_tokens=limit,
+        customer_scope=customer_scope(turn) if is_customer_specific(turn, prompt, facts) else None,
     )
 
 

@@ -37,7 +37,7 @@ from typing import Protocol
 
 from frontdesk.api_keys import check_tenant
 from frontdesk.errors import ConfigError, InputError, RateLimited
-from frontdesk.redis_client import RedisClient, translate
+from frontdesk.redis_client import RedisClient, Script, redis_calls
 from frontdesk.settings import Settings, parse_rate
 
 
@@ -112,7 +112,8 @@ class RateLimiter(Protocol):
 
 # KEYS: buckets. ARGV: cost, then capacity, per_second, floor for each bucket.
 # Returns {1, remaining} or {0, retry_after_ms, index of the bucket that refused}.
-_TAKE = """
+_TAKE = Script(
+    """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cost = tonumber(ARGV[1])
@@ -141,6 +142,7 @@ for i, key in ipairs(KEYS) do
 end
 return {1, remaining or 0}
 """
+)
 
 
 class RedisRateLimiter:
@@ -149,7 +151,7 @@ class RedisRateLimiter:
     def __init__(self, client: RedisClient, policy: RateLimitPolicy) -> None:
         self.client = client
         self.policy = policy
-        self._take = client.register_script(_TAKE)
+        self._calls = redis_calls(client)
 
     @staticmethod
     def key(tenant: str, bucket: str) -> str:
@@ -165,8 +167,8 @@ class RedisRateLimiter:
         args: list[float] = [cost]
         for b in buckets:
             args += [b.capacity, b.per_second, b.floor]
-        with translate():
-            reply = await self._take(keys=[self.key(tenant, b.name) for b in buckets], args=args)
+        keys = [self.key(tenant, b.name) for b in buckets]
+        reply = await self._calls.script(_TAKE, keys, args, timeout=None)  # callers bound it (Access.limit)
         if reply[0] == 1:
             return int(reply[1])
         raise _refused(tenant, buckets[int(reply[2]) - 1], int(reply[1]) / 1000)

@@ -6,7 +6,8 @@ Routing: the rule's `tier`, else the customer's (`llm.customer_tiers` by
 `customer.level`), else the ruleset's `llm.tier`, else the models file decides;
 a prompt estimated past `routing.long_context_tokens` goes to the long tier.
 When the tenant's budget cannot pay, the light tier is tried; when no vendor
-answers: a cached answer to the same prompt (any tier), else the rule's
+answers (or the degradation `limit` refused the call): a cached answer to the
+same prompt (any tier; not under `templates_only`), else the rule's
 `fallback` reply, else the ruleset's `llm.apology_reply` with a hand-off. The
 reply is cut to `max_reply_chars`; its source is "llm", "cache" or "fallback",
 and every degradation is listed in `explain.degradations`. When the caller
@@ -75,7 +76,9 @@ def choose_tier(turn: Turn, service: LLMService, req: ChatRequest, params: Answe
 async def from_model(
     turn: Turn, service: LLMService, req: ChatRequest, tier: str | None, limit: int, sink: ReplySink | None
 ) -> Reply | None:
-    """The model's reply, trying the light tier once when the budget refuses; None when no vendor answered."""
+    """The model's reply, trying the light tier once when the budget refuses; None when no vendor answered.
+
+    A refusal by the degradation `limit` is raised: what stands in then depends on the policy."""
     light = service.config.routing.light_tier
     while True:
         try:
@@ -84,6 +87,8 @@ async def from_model(
                 return Reply(truncate(resp.text, limit), source="cache" if resp.cached else "llm")
             return await streamed(turn, service, req, tier, limit, sink)
         except VendorError as exc:
+            if exc.code == "limit":
+                raise
             turn.explain.degradations.append(f"llm:{exc.code}")
             used = service.router.tier_for(req, tier)
             if exc.code != "budget_exhausted" or used == light or light not in service.config.tiers:
@@ -113,26 +118,36 @@ async def streamed(
     return Reply(text, source="cache" if cached else "llm")
 
 
-async def model_reply(turn: Turn, service: LLMService, req: ChatRequest, params: AnswerParams) -> Reply | None:
-    """The reply the degradation policy allows: none, a cached one, or the model's (light tier when told)."""
+async def model_reply(
+    turn: Turn, service: LLMService, req: ChatRequest, params: AnswerParams
+) -> tuple[Reply | None, bool]:
+    """The reply the degradation policy allows: none, a cached one, or the model's (light tier when told);
+    and whether a cached answer may stand in when there is none."""
     limit = reply_limit(turn, turn.ruleset.spec.prompts[params.prompt])
     tier = choose_tier(turn, service, req, params)
-    degraded = service.degradation(turn)
-    if degraded == "templates_only":
-        return None
-    if degraded == "serve_cached":
+    plan = service.degradation(turn)
+    if plan is not None and plan.stop == "templates_only":
+        return None, False
+    if plan is not None and plan.stop == "serve_cached":
         hit = await service.cached(turn, req, [tier, None])
-        return Reply(truncate(hit.text, limit), source="cache") if hit else None
-    if degraded == "light_tier":
+        return (Reply(truncate(hit.text, limit), source="cache") if hit else None), True
+    if plan is not None and plan.light_tier:
         tier = service.config.routing.light_tier
-    return await from_model(turn, service, req, tier, limit, current_sink())
+    try:
+        return await from_model(turn, service, req, tier, limit, current_sink()), True
+    except VendorError as exc:  # the limit refused the call
+        turn.explain.degradations.append("llm:limit")
+        turn.explain.notes.append(f"answer: no model call, {exc.message}")
+        return None, plan is None or plan.overflow == "serve_cached"
 
 
-async def degraded_reply(turn: Turn, action: Action, service: LLMService | None, req: ChatRequest | None) -> Reply:
-    """When no model answers: a cached answer, the rule's fallback, or the apology with a hand-off."""
+async def degraded_reply(
+    turn: Turn, action: Action, service: LLMService | None, req: ChatRequest | None, *, cached: bool
+) -> Reply:
+    """When no model answers: a cached answer (when `cached`), the rule's fallback, or the apology with a hand-off."""
     params, llm = action.params, turn.ruleset.spec.llm
     degradations = turn.explain.degradations
-    if service is not None and req is not None and "llm:templates_only" not in degradations:
+    if cached and service is not None and req is not None:
         hit = await service.cached(turn, req, [None, *service.config.tiers])
         if hit is not None:
             degradations.append("llm:cached_answer")
@@ -159,13 +174,14 @@ async def answer(turn: Turn, action: Action) -> None:
     params: AnswerParams = action.params
     service: LLMService | None = turn.services.get("llm")
     reply = req = None
+    cached = False
     if service is None:
         turn.explain.degradations.append("llm:not_configured")
     else:
         req = answer_request(turn, params.prompt)
-        reply = await model_reply(turn, service, req, params)
+        reply, cached = await model_reply(turn, service, req, params)
     if reply is None:
-        reply = await degraded_reply(turn, action, service, req)
+        reply = await degraded_reply(turn, action, service, req, cached=cached)
     turn.explain.notes.append(f"answer: prompt {params.prompt}, reply from {reply.source}")
     turn.reply = reply
 

@@ -4,7 +4,8 @@ Cascade: the offline classifier (run first) answers alone when its confidence
 reaches `llm.understand_below`; below it, or when `llm.understand_when` holds,
 the model is asked for `{intent, confidence, entities, emotion}` as JSON. An
 answer that breaks the schema is repaired once (a second call showing the
-error); when that fails too, or no vendor answers, the offline result stands.
+error); when that fails too, no vendor answers, or the degradation policy
+holds vendor calls back, the offline result stands.
 The model proposes facts, never decisions: an entity is kept only when its
 recognizer confirms a value written in the message. The model sees the masked
 text and masked history only. `explain.notes` says which path was taken and why.
@@ -119,12 +120,12 @@ def _confirmed(turn: Turn, kind: str, value: str) -> Entity | None:
 
 async def ask(turn: Turn, service: LLMService, reason: str) -> None:
     notes = turn.explain.notes
-    degraded = service.degradation(turn)
-    if degraded in ("templates_only", "serve_cached"):
-        notes.append(f"understanding: offline ({reason}); vendor calls are suspended ({degraded})")
+    plan = service.degradation(turn)
+    if plan is not None and plan.stop is not None:
+        notes.append(f"understanding: offline ({reason}); vendor calls are suspended ({plan.stop})")
         return
     tier = service.known_tier(turn, turn.ruleset.spec.llm.understand_tier)
-    if degraded == "light_tier":
+    if plan is not None and plan.light_tier:
         tier = service.config.routing.light_tier
     req = understanding_request(turn)
     try:
@@ -135,8 +136,12 @@ async def ask(turn: Turn, service: LLMService, reason: str) -> None:
             repaired = await service.complete(turn, repair_request(req, answer, error, turn), tier)
             found, error = parse(turn, repaired.text)
     except VendorError as exc:
-        turn.explain.degradations.append("llm:understanding_unavailable")
-        notes.append(f"understanding: offline ({reason}); no model answered ({exc.code})")
+        if exc.code == "limit":
+            turn.explain.degradations.append("llm:limit")
+            notes.append(f"understanding: offline ({reason}); no model call, {exc.message}")
+        else:
+            turn.explain.degradations.append("llm:understanding_unavailable")
+            notes.append(f"understanding: offline ({reason}); no model answered ({exc.code})")
         return
     if found is None:
         turn.explain.degradations.append("llm:understanding_invalid")

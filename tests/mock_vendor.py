@@ -9,6 +9,7 @@ and Anthropic Messages (`POST /v1/messages`, plain and SSE) on a free port of
         mv.set_default(Fault.latency(0.2))                            # every other request
         ...  # point a vendor at mv.openai_base_url or mv.anthropic_base_url
         assert mv.count(model="gpt-x") == 2
+        assert mv.peak_in_flight <= 4   # requests being answered at once (streams until their end)
 
 A scripted fault is used by the next valid request (right key, required
 fields). The answer is predictable: "echo: " + the last user message (in JSON mode
@@ -26,7 +27,7 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,8 @@ class MockVendor:
         self.api_key = api_key  # when set, requests without it get 401
         self.record = record  # keep every request (off for long benchmark runs)
         self.received = 0  # requests received, recorded or not
+        self.in_flight = 0  # requests being answered now, a stream until its last byte
+        self.peak_in_flight = 0  # the most at once since the last reset
         self._lock = threading.Lock()
         self._queues: dict[str | None, deque[Fault]] = defaultdict(deque)
         self._defaults: dict[str | None, Fault] = {}
@@ -143,6 +146,7 @@ class MockVendor:
             self._defaults.clear()
             self._requests.clear()
             self.received = 0
+            self.peak_in_flight = self.in_flight
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -188,10 +192,40 @@ class MockVendor:
     def app(self) -> Starlette:
         return Starlette(
             routes=[
-                Route("/v1/chat/completions", self._openai, methods=["POST"]),
-                Route("/v1/messages", self._anthropic, methods=["POST"]),
+                Route("/v1/chat/completions", self._counted(self._openai), methods=["POST"]),
+                Route("/v1/messages", self._counted(self._anthropic), methods=["POST"]),
             ]
         )
+
+    def _busy(self, change: int) -> None:
+        with self._lock:
+            self.in_flight += change
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def _counted(self, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """The handler, counted in `in_flight` until its answer (a stream's last chunk) is sent."""
+
+        async def endpoint(request: Request) -> Response:
+            self._busy(1)
+            streaming = False
+            try:
+                response = await handler(request)
+                if isinstance(response, StreamingResponse):
+                    response.body_iterator = self._until_sent(response.body_iterator)
+                    streaming = True
+                return response
+            finally:
+                if not streaming:
+                    self._busy(-1)
+
+        return endpoint
+
+    async def _until_sent(self, body: AsyncIterable[Any]) -> AsyncIterator[Any]:
+        try:
+            async for chunk in body:
+                yield chunk
+        finally:
+            self._busy(-1)
 
     def _record(self, api: str, request: Request, body: dict[str, Any]) -> None:
         with self._lock:

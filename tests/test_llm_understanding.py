@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,9 @@ async def test_an_unsure_offline_answer_asks_the_model_once(mock: MockVendor, ll
     assert result["emotion"]["label"] == "negative"
     assert result["reply"]["text"] == "We are sorry to hear that."  # the rules decided on the model's facts
     note = next(n for n in result["explain"]["notes"] if n.startswith("understanding: llm"))
-    assert "offline confidence 0.20 < understand_below 0.6" in note and "replaces offline out_of_scope" in note
+    # the offline score itself is the classifier's business: only that it was under the threshold matters here
+    assert re.search(r"offline confidence 0\.[0-5]\d < understand_below 0\.6\)", note), note
+    assert "replaces offline out_of_scope" in note
 
 
 async def test_invalid_output_is_repaired_once_then_the_offline_result_stands(

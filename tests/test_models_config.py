@@ -10,7 +10,7 @@ import pytest
 
 import frontdesk.models_config as mc
 from frontdesk.errors import ConfigError, Problem
-from frontdesk.models_config import from_quickstart, load_models_config, parse_models_config
+from frontdesk.models_config import Degradation, from_quickstart, load_models_config, parse_models_config
 
 ENV = {"OPENAI_API_KEY": "sk-open-secret", "ANTHROPIC_API_KEY": "sk-ant-secret"}
 
@@ -52,6 +52,8 @@ def test_module_docstring_example_is_valid() -> None:
     assert cfg.routing.long_context_tokens == 12000
     assert cfg.budgets.daily_limit_nanos("acme") == 200 * 10**9
     assert cfg.budgets.daily_limit_nanos("other") == 20 * 10**9
+    limited = cfg.degradation.resolve(p99_latency_ms=2000, error_rate=0.2)
+    assert limited is not None and limited.limit == mc.CallLimit(concurrent=8, per_second=20)
 
 
 def test_load_from_file_resolves_env_and_keeps_prices_exact(tmp_path: Path) -> None:
@@ -151,10 +153,63 @@ def test_degradation_actions_follow_thresholds() -> None:
         "    - {error_rate: 0.5, p99_latency_ms: 9000, action: templates_only}\n"
     )
     policy = parse_models_config(text, env=ENV).degradation
-    assert policy.actions(p99_latency_ms=100, error_rate=0.0) == []
-    assert policy.actions(p99_latency_ms=4500, error_rate=0.0) == ["light_tier"]
-    assert policy.actions(p99_latency_ms=100, error_rate=0.3) == ["serve_cached"]
-    assert policy.actions(p99_latency_ms=9500, error_rate=0.1) == ["light_tier", "templates_only"]
+    assert policy.resolve(p99_latency_ms=100, error_rate=0.0) is None
+    assert policy.resolve(p99_latency_ms=4500, error_rate=0.0) == Degradation(light_tier=True)
+    assert policy.resolve(p99_latency_ms=100, error_rate=0.3) == Degradation(stop="serve_cached")
+    # no vendor call at all: the light tier does not matter any more
+    assert policy.resolve(p99_latency_ms=9500, error_rate=0.1) == Degradation(stop="templates_only")
+    assert policy.resolve(p99_latency_ms=100, error_rate=0.6) == Degradation(stop="templates_only")
+
+
+def test_limit_and_serve_cached_when_every_threshold_is_exceeded() -> None:
+    text = GOOD + (
+        "  light: [gpt-mini]\n"
+        "degradation:\n  steps:\n"
+        "    - {p99_latency_ms: 1500, error_rate: 0.1, match: all, action: [limit, serve_cached],\n"
+        "       limit: {concurrent: 8, per_second: 20}}\n"
+        "    - {p99_latency_ms: 3000, action: [limit, light_tier, templates_only], limit: {concurrent: 2}}\n"
+        "    - {error_rate: 0.5, action: templates_only}\n"
+    )
+    policy = parse_models_config(text, env=ENV).degradation
+    assert policy.most_per_second == 20
+    assert policy.resolve(p99_latency_ms=2000, error_rate=0.05) is None  # `all`: errors are fine
+    assert policy.resolve(p99_latency_ms=1000, error_rate=0.2) is None  # `all`: latency is fine
+    limited = policy.resolve(p99_latency_ms=2000, error_rate=0.2)
+    assert limited == Degradation(limit=mc.CallLimit(concurrent=8, per_second=20), overflow="serve_cached")
+    assert limited.describe() == "limit (concurrent 8, per_second 20; over it: serve_cached)"
+    # two limits hold: the tightest caps; templates_only in a limit step is for the calls over the cap only
+    both = policy.resolve(p99_latency_ms=3500, error_rate=0.2)
+    assert both == Degradation(
+        limit=mc.CallLimit(concurrent=2, per_second=20), overflow="templates_only", light_tier=True
+    )
+    assert policy.resolve(p99_latency_ms=3500, error_rate=0.6) == Degradation(stop="templates_only")
+
+
+def test_limit_problems_are_located() -> None:
+    def steps(*lines: str) -> str:
+        return GOOD + "degradation:\n  steps:\n" + "".join(f"    - {line}\n" for line in lines)
+
+    found = problems(
+        steps(
+            "{p99_latency_ms: 1500, action: limit}",
+            "{p99_latency_ms: 1500, action: [limit, serve_cached], limit: {}}",
+            "{p99_latency_ms: 1500, action: limit, limit: {concurent: 4}}",
+            "{error_rate: 0.1, action: serve_cached, limit: {concurrent: 4}}",
+            "{error_rate: 0.1, match: most, action: [limit, throttle], limit: {concurrent: 0, per_second: x}}",
+        )
+    )
+    assert [(p.line, p.code) for p in found] == [
+        (18, "limit-missing"),  # the action without its numbers
+        (19, "limit-missing"),  # an empty limit
+        (20, "unknown-key"),
+        (21, "limit-unused"),
+        (22, "bad-value"),  # match
+        (22, "bad-value"),  # throttle
+        (22, "bad-value"),  # concurrent must be > 0
+        (22, "bad-value"),  # per_second a number
+    ]
+    assert "concurrent" in found[0].hint and "did you mean `concurrent`" in found[2].hint
+    assert found[1].col > found[0].col  # at the `limit` key
 
 
 def test_quickstart_builds_one_vendor_in_every_tier() -> None:

@@ -191,17 +191,13 @@ async def test_memory_limiter_forgets_refilled_buckets() -> None:
 async def test_all_buckets_of_a_request_are_one_round_trip_with_ttls(fresh_redis_url: str) -> None:
     client = connect_redis(fresh_redis_url)
     limiter = RedisRateLimiter(client, RateLimitPolicy(tenant=Limit(10, 1), user=Limit(5, 0.5), ip=Limit(4, 2)))
-    calls = []
-    original = limiter._take
-
-    async def counting(**kw: object) -> object:
-        calls.append(kw)
-        return await original(**kw)
-
-    limiter._take = counting
-    await limiter.check("acme", user="u1", ip="::1")
-    assert len(calls) == 1
+    await limiter.check("warm-up")  # loads the script
     with redis.Redis.from_url(fresh_redis_url, decode_responses=True) as raw:
+        raw.config_resetstat()
+        await limiter.check("acme", user="u1", ip="::1")
+        served = {name: stat["calls"] for name, stat in raw.info("commandstats").items()}
+        assert served["cmdstat_evalsha"] == 1 and served["cmdstat_hmget"] == 3  # three buckets, one script call
+        raw.delete(*raw.keys("fd:warm-up:*"))
         # an idle bucket vanishes once it would be full again: here after one token's refill (+1 s)
         ttl_ms = {
             "fd:acme:{rl:acme}:tenant": 1000 / 1 + 1000,

@@ -238,3 +238,26 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_environments_proxy_carries_vendor_calls(
+    kind: str, mock: MockVendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the mock answers as the proxy: a vendor host nobody resolves is reached through it
+    monkeypatch.setenv("HTTP_PROXY", mock.base_url)
+    monkeypatch.setenv("NO_PROXY", "elsewhere.invalid")
+    base = "http://vendor.invalid" + ("/v1" if kind == "openai" else "")
+    client = factories()[kind](VendorConfig(kind=kind, base_url=base, api_key=KEY, timeout=5.0))
+    try:
+        assert (await client.complete(REQ)).text == ANSWER
+    finally:
+        await client.aclose()
+    monkeypatch.setenv("NO_PROXY", "vendor.invalid")  # the host is excluded: no proxy, and no such host
+    client = factories()[kind](VendorConfig(kind=kind, base_url=base, api_key=KEY, timeout=5.0, connect_timeout=1))
+    try:
+        with pytest.raises(VendorError) as info:
+            await client.complete(REQ)
+    finally:
+        await client.aclose()
+    assert info.value.code == "vendor_connection" and mock.count() == 1

@@ -89,4 +89,6 @@ def run_check(args: argparse.Namespace) -> int:
         return 1
     chains = "; ".join(f"{tier}: {' -> '.join(chain)}" for tier, chain in config.tiers.items())
     print(f"{source}: ok — {len(config.vendors)} vendor(s), {len(config.models)} model(s); tiers {chains}")
+    for step in config.degradation.steps:
+        print(f"  degradation: {step.describe()}")
     return 0

@@ -135,7 +135,11 @@ PARTS = [
             r"\((plugins/|sklearn/|numpy/|scipy/|pluggy/|"
             r"engine/(rules_runtime|decision|masking|conditions|facts|dialog|templates)\.py)",
         ),
-        ("store: Redis client, JSON of state/result, scripts", r"\((engine/store_redis\.py|redis/)"),
+        (
+            "store and audit: Redis client, scripts, hash chain",
+            r"\((engine/(store_redis|redis_client|audit|tenancy)\.py|redis/|hiredis)",
+        ),
+        ("JSON of state, results and responses (orjson)", r"\(engine/json_codec\.py"),
         ("request: read + validate the body", r"^(read_body|parse_body) "),
         ("response: JSON encoding", r"^(JSONResponse\.render|dumps) "),
         ("pipeline glue: turn result, transcript entry, explain", r"\(engine/pipeline\.py"),
