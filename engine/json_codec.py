@@ -12,15 +12,16 @@ UTF-8 output, non-ASCII kept as is; integers exact).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 _SEPARATORS = (",", ":")
-# Digit runs orjson would read as a float when they are an integer: beyond [-2**63, 2**64).
-_LONG_INTEGER = re.compile(r"\d{20}|-\d{19}")
-_LONG_INTEGER_BYTES = re.compile(rb"\d{20}|-\d{19}")
+# orjson reads an integer beyond [-2**63, 2**64) as a float: text with a run of 19 or more digits
+# takes the standard library's exact path. Found by mapping digits to "0" and the rest to " " and
+# searching the run: both in C, a fraction of what a regular expression over the text costs.
+_DIGITS_AS_ZEROS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:
@@ -45,8 +46,8 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """Parse JSON; raises `json.JSONDecodeError` (a ValueError) on invalid text, like `json.loads`."""
     if isinstance(data, memoryview):
         data = bytes(data)
-    long_integer = _LONG_INTEGER if isinstance(data, str) else _LONG_INTEGER_BYTES
-    if long_integer.search(data) is None:  # a digit run inside a string only costs the slower path
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if _LONG_RUN not in raw.translate(_DIGITS_AS_ZEROS):  # digits inside a string just take the slower path
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
