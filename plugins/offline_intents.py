@@ -1,8 +1,12 @@
 """The offline intent classifier `tfidf-svm`: the embedded default when no LLM is configured.
 
 Features are TF-IDF character n-grams (1-4, inside word boundaries: Chinese needs no
-segmentation) plus word 1-2 grams; the model is a one-vs-rest LinearSVC. Its scores
-become probabilities through a softmax over the labels plus a "background" score that
+segmentation) plus word 1-2 grams of suffix-trimmed words (English inflections: "charged",
+"charges" and "charging" meet as "charg"). The model is a multiclass (Crammer-Singer)
+LinearSVC: one joint problem ranks the labels better than one-vs-rest when each intent has
+few examples. Each intent's name is one more example ("card_arrival" reads "card arrival"):
+the ruleset author's own summary of it, which helps most when examples are few. The
+scores become probabilities through a softmax over the labels plus a "background" score that
 stands for "none of these"; temperature and background are fitted on held-out folds,
 where labels left out of a fold's training play the out-of-scope messages. So
 "top probability below the ruleset's threshold" is a usable out-of-scope signal, and
@@ -39,6 +43,8 @@ MAX_CHARS = 2000
 # Word n-grams are sparser and noisier than character n-grams: weigh them down.
 WORD_WEIGHT = 0.7
 SVM_C = 1.0
+# Crammer-Singer converges slowly to tight tolerances that do not change its ranking.
+SVM_TOL = 0.1
 # Calibration used when there is too little data to fit one, and the centre of the
 # prior that keeps a fit on a handful of held-out examples from going to extremes.
 DEFAULT_TEMPERATURE = 0.15
@@ -55,6 +61,12 @@ PAD_DOCUMENT = "A"
 MAX_CACHED_WORDS = 50_000
 MAX_CACHED_WORD = 40
 _TOKEN = re.compile(r"(?u)\b\w+\b")
+# Inflections trimmed from English words (longest first); shorter words are kept whole.
+_SUFFIXES = ("ings", "ing", "ed", "s")
+MIN_STEM = 3
+# An intent name's words: letters only ("faq_2" says nothing about "2"), camelCase split.
+_NAME_WORD = re.compile(r"[^\W\d_]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # C0/C1 controls and lone surrogates (invalid text that still reaches us) become spaces.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Invisible format characters (zero-width, direction marks, BOM, soft hyphen) are dropped.
@@ -81,17 +93,48 @@ def char_ngrams(text: str) -> list[str]:
     return grams
 
 
+def trim_suffix(word: str) -> str:
+    """A crude English stem: drop one inflection, then a final "e", and spell a final "y"
+    as "i", so that charge/charged/charges/charging and apply/applied/applies each meet.
+    Not a linguistic stemmer: the same word always gives the same key, which is all a
+    feature needs. Words with non-letters or non-ASCII (Chinese...) are kept."""
+    if len(word) <= MIN_STEM or not (word.isascii() and word.isalpha()):
+        return word
+    for suffix in _SUFFIXES:
+        # "ss"/"us" endings are not plurals: address, status
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM and not (suffix == "s" and word[-2] in "su"):
+            word = word[: -len(suffix)]
+            break
+    if len(word) > MIN_STEM and word[-1] in "ey":
+        word = word[:-1] if word[-1] == "e" else word[:-1] + "i"
+    return word
+
+
+def trim_words(text: str) -> str:
+    """Every word of `text` through `trim_suffix`: the word vectorizer's preprocessor."""
+    return _TOKEN.sub(lambda match: trim_suffix(match.group()), text)
+
+
 def word_ngrams(text: str) -> list[str]:
-    """Word 1-2 grams: sklearn's `word` analyzer with the token pattern `\\b\\w+\\b`."""
-    tokens = _TOKEN.findall(text)
+    """Word 1-2 grams of trimmed words: sklearn's `word` analyzer with `trim_words` as
+    preprocessor and the token pattern `\\b\\w+\\b`."""
+    tokens = [trim_suffix(token) for token in _TOKEN.findall(text)]
     return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+
+
+def name_example(label: str) -> str:
+    """An intent name as an example sentence ("card_arrival" -> "card arrival"); "" if it
+    has no letters."""
+    return " ".join(_NAME_WORD.findall(_CAMEL.sub(" ", label)))
 
 
 def fit_vectorizers(texts: Sequence[str]) -> tuple[TfidfVectorizer, TfidfVectorizer]:
     """The reference feature extractors, fitted on normalized texts."""
     common = {"sublinear_tf": True, "lowercase": False, "dtype": np.float64}
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), **common)
-    words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), token_pattern=_TOKEN.pattern, **common)
+    words = TfidfVectorizer(
+        analyzer="word", ngram_range=(1, 2), token_pattern=_TOKEN.pattern, preprocessor=trim_words, **common
+    )
     # Examples with no word token (emoji only, empty) would leave a vectorizer with an
     # empty vocabulary, which sklearn refuses. A pad document "A" always gives both a
     # vocabulary, and its features never fire: normalized text has no capital letters.
@@ -109,7 +152,7 @@ def fit_svm(features: csr_matrix, labels: Sequence[str]) -> LinearSVC:
     with warnings.catch_warnings():
         # an unconverged fit on a tiny or noisy set still ranks usefully; not the analyst's concern
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return LinearSVC(C=SVM_C, tol=1e-3, random_state=0).fit(features, labels)
+        return LinearSVC(C=SVM_C, multi_class="crammer_singer", tol=SVM_TOL, random_state=0).fit(features, labels)
 
 
 def class_scores(svm: LinearSVC, features: csr_matrix) -> np.ndarray:
@@ -236,6 +279,9 @@ def train(examples: list[tuple[str, str]]) -> TfidfSvmClassifier:
 
     No examples (intents described for an LLM only) give a classifier with no labels.
     """
+    # each intent's name is one more of its examples (see the module docstring)
+    names = [(name_example(label), label) for label in sorted({label for _, label in examples})]
+    examples = examples + [(text, label) for text, label in names if text]
     texts = [normalize(text) for text, _ in examples]
     labels = [label for _, label in examples]
     chars, words = fit_vectorizers(texts)

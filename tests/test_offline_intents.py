@@ -14,9 +14,12 @@ from frontdesk.plugins.offline_intents import (
     fit_calibration,
     fit_svm,
     fit_vectorizers,
+    name_example,
     normalize,
     sklearn_features,
     train,
+    trim_suffix,
+    word_ngrams,
 )
 
 EXAMPLES = [
@@ -142,6 +145,40 @@ def test_lean_decision_equals_sklearn_for_two_intents() -> None:
         # sklearn scores two classes with one column: positive means the second class
         reference = svm.decision_function(sklearn_features(chars, words, [normalize(text)]))[0]
         np.testing.assert_allclose(lean.decision(text), [-reference, reference], rtol=1e-9, atol=1e-12)
+
+
+def test_word_ngrams_equal_sklearn_analyzer() -> None:
+    _, words = fit_vectorizers([normalize(text) for text, _ in EXAMPLES])
+    analyze = words.build_analyzer()
+    for text in QUERIES + DEGENERATE + ["charges charged, charging: the card's fees applied"]:
+        assert word_ngrams(normalize(text)) == analyze(normalize(text))
+
+
+def test_trim_suffix_joins_inflections_only() -> None:
+    assert {trim_suffix(w) for w in ["charge", "charges", "charged", "charging"]} == {"charg"}
+    assert {trim_suffix(w) for w in ["apply", "applies", "applied"]} == {"appli"}
+    assert trim_suffix("cards") == trim_suffix("card") == "card"
+    assert trim_suffix("address") == "address" and trim_suffix("status") == "status"
+    for kept in ["is", "was", "bed", "退款了", "café", "x2s", ""]:
+        assert trim_suffix(kept) == kept
+
+
+def test_name_example_reads_intent_names() -> None:
+    assert name_example("card_arrival") == "card arrival"
+    assert name_example("Refund_not_showing_up") == "Refund not showing up"
+    assert name_example("cardArrival") == "card Arrival"
+    assert name_example("faq-2") == "faq"
+    assert name_example("退款") == "退款"
+    assert name_example("42") == ""
+
+
+def test_intent_names_count_as_examples() -> None:
+    # no example says "refund" or "complaint": only the intent names do
+    examples = [("give me my money back", "refund"), ("I want it paid back", "refund")]
+    examples += [("your service is terrible", "complaint"), ("this is unacceptable", "complaint")]
+    classifier = train(examples)
+    assert classifier.predict("refund", top=1)[0][0] == "refund"
+    assert classifier.predict("I have a complaint", top=1)[0][0] == "complaint"
 
 
 def test_text_sharing_no_feature_has_no_decision(classifier: TfidfSvmClassifier) -> None:
