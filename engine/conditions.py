@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -274,6 +275,8 @@ def _check_reference(path: str, kind: str, item: Any, cat: Catalogue) -> tuple[s
 
 def canon(value: Any) -> str:
     """Canonical text of a scalar for equality: 3 == 3.0 == "3"; true == "true"."""
+    if type(value) is str:  # most facts: the cheap answer first
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -284,6 +287,8 @@ def canon(value: Any) -> str:
 def as_number(value: Any) -> float | None:
     """Numbers and numeric text compare as numbers, to 6 decimals and within ±1e12 (the engine
     sees integer millionths, which its JSON parser reads exactly); inf, nan, "abc", true never do."""
+    if type(value) is int:  # exact and in range without the float round trip below
+        return float(value) if -MAX_NUMBER <= value <= MAX_NUMBER else None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
@@ -293,7 +298,16 @@ def as_number(value: Any) -> float | None:
     return round(number, 6) if math.isfinite(number) and abs(number) <= MAX_NUMBER else None
 
 
+_SIZED = frozenset({str, list, dict})
+_SCALARS = frozenset({int, float, bool})
+
+
 def is_missing(value: Any) -> bool:
+    kind = type(value)
+    if kind in _SIZED:  # the usual fact types first: empty is falsy
+        return not value
+    if kind in _SCALARS:
+        return False
     return value is None or value == "" or value == [] or value == {}
 
 
@@ -350,7 +364,8 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 def compile_predicate(node: Node) -> Predicate:
     """The same semantics as `evaluate`, specialised once per condition: conditions the engine
-    cannot take run every turn, so the per-turn work is one closure call, not a tree walk."""
+    cannot take run every turn, so the per-turn work is one closure call, not a tree walk, and
+    what depends only on the condition (canonical values, compiled patterns) is computed here."""
     if isinstance(node, NotOf):
         inner = compile_predicate(node.item)
         return lambda facts: not inner(facts)
@@ -360,17 +375,73 @@ def compile_predicate(node: Node) -> Predicate:
             return lambda facts: all(p(facts) for p in parts)
         return lambda facts: any(p(facts) for p in parts)
     path, op, value = node.path, node.op, node.value
-    if op in ("matches", "not_matches"):
-        search, wanted = value.search, op == "matches"
+    if op in ("missing", "present"):
+        wanted = value if op == "missing" else not value
+        return lambda facts: is_missing(facts.get(path)) == wanted
+    if op == "matches":
+        search = value.search
 
-        def regex(facts: dict[str, Any]) -> bool:
+        def matches(facts: dict[str, Any]) -> bool:
             fact = facts.get(path)
-            if is_missing(fact):
-                return not wanted
-            return (search(fact if isinstance(fact, str) else str(fact)) is not None) == wanted
+            if type(fact) is str:  # the usual case (`text`), without the generic checks
+                return fact != "" and search(fact) is not None
+            return not is_missing(fact) and search(str(fact)) is not None
 
-        return regex
-    return lambda facts: eval_atom(node, facts)
+        return matches
+    if op == "not_matches":
+        search = value.search
+
+        def not_matches(facts: dict[str, Any]) -> bool:
+            fact = facts.get(path)
+            if type(fact) is str:
+                return fact == "" or search(fact) is None
+            return is_missing(fact) or search(str(fact)) is None
+
+        return not_matches
+    when_missing = op in ("ne", "not_in")
+    test = _value_test(op, value)
+
+    def check(facts: dict[str, Any]) -> bool:
+        fact = facts.get(path)
+        return when_missing if is_missing(fact) else test(fact)
+
+    return check
+
+
+_COMPARE: dict[str, Callable[[float, Any], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def _value_test(op: str, value: Any) -> Callable[[Any], bool]:
+    """`eval_atom` for a fact that is present, with the condition's side precomputed."""
+    if op in ("eq", "ne"):
+        target, equal = canon(value), op == "eq"
+        return lambda fact: (canon(fact) == target) == equal
+    if op in ("in", "not_in"):
+        targets, inside = frozenset(map(canon, value)), op == "in"
+        return lambda fact: (canon(fact) in targets) == inside
+    if op in NUMERIC_OPS:
+        compare = _COMPARE[op]
+
+        def numeric(fact: Any) -> bool:
+            number = as_number(fact)
+            return number is not None and compare(number, value)
+
+        return numeric
+    if op == "contains":
+        target = canon(value)
+
+        def contains(fact: Any) -> bool:
+            if isinstance(fact, list | tuple | set):
+                return target in {canon(v) for v in fact}
+            return target in str(fact)
+
+        return contains
+    raise AssertionError(op)
 
 
 def fact_paths(node: Node) -> list[str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import datetime, time
+from datetime import datetime, time, tzinfo
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from frontdesk.ruleset_model import WEEKDAYS, BusinessHours
 from frontdesk.types import Turn
@@ -14,45 +15,60 @@ def flatten(prefix: str, value: Any, out: dict[str, Any], depth: int = 0) -> Non
     """Nested mappings become dotted paths; depth is bounded so hostile input stays cheap."""
     if isinstance(value, dict) and depth < 4:
         for key, item in value.items():
-            flatten(f"{prefix}.{key}", item, out, depth + 1)
+            path = f"{prefix}.{key}"
+            if isinstance(item, dict):
+                flatten(path, item, out, depth + 1)
+            else:
+                out[path] = item
     else:
         out[prefix] = value
 
 
+@lru_cache(maxsize=64)
+def _clock(timezone: str, opens: str, closes: str) -> tuple[tzinfo, time, time]:
+    """Business hours as every turn compares them, parsed once."""
+    return (
+        ZoneInfo(timezone),
+        time.fromisoformat(opens),
+        time(23, 59, 59) if closes == "24:00" else time.fromisoformat(closes),
+    )
+
+
 def time_facts(moment: datetime, hours: BusinessHours) -> dict[str, Any]:
-    local = moment.astimezone(zoneinfo.ZoneInfo(hours.timezone))
-    weekday = WEEKDAYS[local.weekday()]
-    holiday = local.date() in hours.holidays
-    opens = time.fromisoformat(hours.open)
-    closes = time(23, 59, 59) if hours.close == "24:00" else time.fromisoformat(hours.close)
-    open_now = weekday in hours.days and not holiday and opens <= local.time().replace(tzinfo=None) < closes
+    zone, opens, closes = _clock(hours.timezone, hours.open, hours.close)
+    local = moment.astimezone(zone)
+    day = local.date()
+    weekday = WEEKDAYS[day.weekday()]
+    holiday = day in hours.holidays
+    open_now = weekday in hours.days and not holiday and opens <= local.time() < closes
     return {
         "time.business_hours": open_now,
         "time.holiday": holiday,
         "time.weekday": weekday,
         "time.hour": local.hour,
-        "time.date": local.date().isoformat(),
+        "time.date": day.isoformat(),
     }
 
 
 def build_facts(turn: Turn) -> dict[str, Any]:
-    msg, state, spec = turn.message, turn.state, turn.ruleset.spec
+    msg, state, spec, flags = turn.message, turn.state, turn.ruleset.spec, turn.flags
+    intent, emotion = turn.intent, turn.emotion
     facts: dict[str, Any] = {
         "text": msg.text,
-        "intent": turn.intent.name,
-        "intent.confidence": turn.intent.confidence,
-        "intent.source": turn.intent.source,
-        "emotion": turn.emotion.label,
-        "emotion.score": turn.emotion.score,
-        "emotion.anger": turn.emotion.anger,
-        "emotion.urgency": turn.emotion.urgency,
+        "intent": intent.name,
+        "intent.confidence": intent.confidence,
+        "intent.source": intent.source,
+        "emotion": emotion.label,
+        "emotion.score": emotion.score,
+        "emotion.anger": emotion.anger,
+        "emotion.urgency": emotion.urgency,
         "channel": msg.channel,
-        "language": turn.flags.get("language", spec.language),
+        "language": flags.get("language", spec.language),
         "turn": state.turn,
         "session.status": state.status,
         "session.expecting": state.expecting,
         "session.reask_count": state.reask_count,
-        "session.reask_exhausted": bool(turn.flags.get("reask_exhausted")),
+        "session.reask_exhausted": bool(flags.get("reask_exhausted")),
         "session.last_intent": state.last_intent,
     }
     facts.update(time_facts(msg.timestamp, spec.business_hours))
@@ -65,6 +81,6 @@ def build_facts(turn: Turn) -> dict[str, Any]:
         facts[f"slots.{name}"] = value
     flatten("customer", msg.customer, facts)
     flatten("metadata", msg.metadata, facts)
-    for name, value in turn.flags.items():
+    for name, value in flags.items():
         facts[f"flags.{name}"] = value
     return facts

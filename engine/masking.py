@@ -137,12 +137,18 @@ class Masker:
         # recognizers whose type is kept as written are not even run
         self._active = [(n, r) for n, r in self.recognizers.items() if self.policy_for(n) != "keep"]
         self._filter_kept = default == "keep" or "keep" in policy.values()
+        # the last text detected and what was found: the output guard scans a reply, then masks
+        # the same text for the transcript (detection depends on nothing but the text)
+        self._last: tuple[str, tuple[Entity, ...]] | None = None
 
     def policy_for(self, pii_type: str) -> str:
         return self.policy.get(pii_type, self.default)
 
     def detect(self, text: str) -> list[Entity]:
         """Every detection to mask, overlaps resolved, placeholders in `text` left alone."""
+        last = self._last
+        if last is not None and last[0] == text:
+            return list(last[1])
         found: list[Entity] = []
         size = len(text)
         blocked = [m.span() for m in _MASKED.finditer(text)] if _may_hold_mask(text) else []
@@ -171,18 +177,23 @@ class Masker:
             found += entities
         if self._filter_kept:
             found = [ent for ent in found if self.policy_for(ent.type) != "keep"]
-        return resolve_overlaps(found, self.precedence, blocked)
+        kept = resolve_overlaps(found, self.precedence, blocked) if found else []
+        self._last = (text, tuple(kept))
+        return kept
 
     def mask(self, text: str, vault: dict[str, str] | None = None) -> MaskResult:
         """Replace detections by policy. Pass the turn's `vault` to mask several texts with
         consistent placeholders; it is extended in place and returned in the result."""
         vault = {} if vault is None else vault
+        found = self.detect(text)
+        if not found:  # most messages: nothing to replace or to number
+            return MaskResult(text, vault)
         by_original = {(_tag_of(ph), original): ph for ph, original in vault.items()}
         taken = _taken_numbers(text, vault)
         out: list[str] = []
         spans: list[MaskedSpan] = []
         pos = 0
-        for ent in self.detect(text):
+        for ent in found:
             original = text[ent.start : ent.end]
             how = self.policy_for(ent.type)
             if how == "placeholder":
@@ -206,6 +217,9 @@ class Masker:
         """Mask personal data in model output unless it is the customer's own (in `vault`).
         Found data is hidden irreversibly: "placeholder" types are redacted, since the
         customer must never see a placeholder nobody can restore."""
+        found = self.detect(text)
+        if not found:
+            return MaskResult(text, dict(vault))
         own_text = set(vault.values())
         own_values = {
             ent.value
@@ -216,7 +230,7 @@ class Masker:
         out: list[str] = []
         spans: list[MaskedSpan] = []
         pos = 0
-        for ent in self.detect(text):
+        for ent in found:
             original = text[ent.start : ent.end]
             if original in own_text or ent.value in own_values:
                 continue

@@ -18,6 +18,7 @@ from typing import Any
 import pluggy
 
 from frontdesk.errors import NotFound, PayloadTooLarge
+from frontdesk.plugin_manager import stage_caller
 from frontdesk.ruleset import Ruleset
 from frontdesk.store import ConversationStore
 from frontdesk.types import ConversationState, Message, Turn
@@ -31,12 +32,6 @@ TurnRecorder = Callable[[Turn, str], Awaitable[None]]
 def clean_text(text: str) -> str:
     """Lone surrogates cannot be encoded anywhere downstream: replace them, keep everything else."""
     return text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
-
-
-async def _settle(results: list[Any]) -> None:
-    for result in results:
-        if inspect.isawaitable(result):
-            await result
 
 
 class Engine:
@@ -56,6 +51,7 @@ class Engine:
         self.rulesets = rulesets
         self.store = store
         self.pm = pm
+        self._call_stage = stage_caller(pm)
         self.default_ruleset = default_ruleset or next(iter(rulesets))
         self.services = services or {}
         self.record = record
@@ -102,11 +98,14 @@ class Engine:
     async def run_stages(self, turn: Turn) -> None:
         turn.state.turn += 1
         turn.masked_text = turn.message.text  # until a mask plugin says otherwise
+        timings, call_stage, clock = turn.explain.timings_us, self._call_stage, time.perf_counter
         for stage in STAGES:
-            started = time.perf_counter()
-            hook: Callable[..., list[Any] | Awaitable[Any]] = getattr(self.pm.hook, stage)
-            await _settle(hook(turn=turn))
-            turn.explain.timings_us[stage] = round((time.perf_counter() - started) * 1e6, 1)
+            started = clock()
+            # every implementation runs before any awaitable it returned is awaited
+            for result in call_stage(stage, turn):
+                if inspect.isawaitable(result):
+                    await result
+            timings[stage] = round((clock() - started) * 1e6, 1)
 
 
 def stored_reply(turn: Turn) -> str | None:

@@ -4,6 +4,10 @@ Plugins come from `DEFAULT_PLUGINS` (module paths, so the core imports none of
 them by name) and from the `frontdesk` entry-point group. `FRONTDESK_PLUGINS`
 (comma-separated names) restricts loading to an allowlist; `FRONTDESK_TRACE_PLUGINS=1`
 prints every hook call to stderr.
+
+The pipeline calls its stage hooks once per stage and turn, so `FrontdeskPluginManager`
+gives them a direct path (`call_stage`) without pluggy's per-call bookkeeping; the
+implementations and their order are pluggy's own.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pluggy
 
 from frontdesk import hookspecs
 from frontdesk.errors import PluginError
+from frontdesk.types import Turn
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "frontdesk.plugins.offline_intents",
@@ -60,6 +65,79 @@ class Registry:
     models: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
+StageCall = Callable[[str, Turn], list[Any]]
+
+
+class FrontdeskPluginManager(pluggy.PluginManager):
+    """pluggy's manager, plus `call_stage` for the per-turn stage hooks.
+
+    `pm.hook.<stage>(turn=turn)` spends a few µs per call on pluggy's bookkeeping (argument
+    checks, a copy of the implementation list, wrapper handling); `call_stage` calls the same
+    implementations in the same order from a tuple kept per hook, which registering or
+    unregistering a plugin clears. A hook with wrappers or unusual signatures, and every hook
+    while a monitor is on (`enable_tracing`, FRONTDESK_TRACE_PLUGINS), goes through pluggy.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("frontdesk")
+        self._direct: dict[str, tuple[Callable[[Turn], Any], ...] | None] = {}
+        self._monitors = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        try:
+            return super().register(plugin, name)
+        finally:
+            self._direct.clear()
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        try:
+            return super().unregister(plugin, name)
+        finally:
+            self._direct.clear()
+
+    def add_hookcall_monitoring(self, before: Any, after: Any) -> Callable[[], None]:
+        undo = super().add_hookcall_monitoring(before, after)
+        self._monitors += 1
+
+        def undo_monitoring() -> None:
+            undo()
+            self._monitors -= 1
+
+        return undo_monitoring
+
+    def call_stage(self, name: str, turn: Turn) -> list[Any]:
+        """What `pm.hook.<name>(turn=turn)` returns: the implementations' non-None results, in call order."""
+        try:
+            functions = self._direct[name]
+        except KeyError:
+            functions = self._direct[name] = self._direct_path(name)
+        if functions is None or self._monitors:
+            return getattr(self.hook, name)(turn=turn)
+        results = []
+        for function in functions:
+            result = function(turn)
+            if result is not None:
+                results.append(result)
+        return results
+
+    def _direct_path(self, name: str) -> tuple[Callable[[Turn], Any], ...] | None:
+        """The hook's functions in pluggy's call order, or None when only pluggy can call them."""
+        caller: pluggy.HookCaller = getattr(self.hook, name)
+        impls = caller.get_hookimpls()
+        if caller.spec is None or caller.spec.opts.get("firstresult"):
+            return None
+        if any(i.wrapper or i.hookwrapper or i.argnames != ("turn",) or i.kwargnames for i in impls):
+            return None
+        return tuple(impl.function for impl in reversed(impls))
+
+
+def stage_caller(pm: pluggy.PluginManager) -> StageCall:
+    """How the pipeline calls stage hooks: directly on a `FrontdeskPluginManager`, through pluggy otherwise."""
+    if isinstance(pm, FrontdeskPluginManager):
+        return pm.call_stage
+    return lambda name, turn: getattr(pm.hook, name)(turn=turn)
+
+
 def _short_name(plugin: object, pm: pluggy.PluginManager) -> str:
     return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
 
@@ -75,9 +153,9 @@ def _allowed(name: str, allow: set[str] | None) -> bool:
     return allow is None or name in allow or name.rsplit(".", 1)[-1] in allow
 
 
-def build_plugin_manager(extra: Iterable[object] = ()) -> pluggy.PluginManager:
+def build_plugin_manager(extra: Iterable[object] = ()) -> FrontdeskPluginManager:
     """Load built-in, entry-point and explicitly given plugins, then check every hookimpl."""
-    pm = pluggy.PluginManager("frontdesk")
+    pm = FrontdeskPluginManager()
     pm.add_hookspecs(hookspecs)
     allow = _allowlist()
     for module_path in DEFAULT_PLUGINS:

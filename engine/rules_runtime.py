@@ -15,7 +15,11 @@ compiler wall them off:
 - a lowest-priority catch-all rule (added by the compiler) handles every fact, so
   no turn is ever "unhandled" (the unhandled-message + delete_state segfault);
 - every fact gets a unique `id`, so identical turns are never de-duplicated;
-- facts hold only flat strings, numbers and 1s (never lists), built by the compiler;
+- facts hold only flat strings, numbers and 1s (never lists) under the compiler's generated
+  property names, so their JSON is written here directly, without `json.dumps`' set-up cost;
+- an action message is `{"<rule id>":{"m":<fact>}}`, one rule per action (durable's own `Host`
+  reads only the first key too); rule ids are plain names, so the name is sliced out rather
+  than the whole fact parsed back;
 - one lock per ruleset serialises calls (the C engine is not re-entrant).
 """
 
@@ -25,6 +29,7 @@ import contextlib
 import itertools
 import json
 import threading
+from json.encoder import encode_basestring
 from typing import Any
 
 import durable_rules_engine as engine
@@ -35,6 +40,19 @@ CATCH_ALL = "__frontdesk_catch_all__"
 TURN_MARKER = ("fdkind", "turn")
 _HANDLED = 0
 SID = "turns"
+_FACT_TAIL = f'"sid":"{SID}","id":"turn-%d","{TURN_MARKER[0]}":"{TURN_MARKER[1]}"}}'
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def fact_json(facts: dict[str, Any], turn: int) -> str:
+    """One turn's fact as JSON text, values encoded as `json.dumps(..., ensure_ascii=False)` does."""
+    parts = ["{"]
+    for key, value in facts.items():
+        kind = type(value)
+        text = encode_basestring(value) if kind is str else str(value) if kind is int else _encode(value)
+        parts.append(f'"{key}":{text},')
+    parts.append(_FACT_TAIL % turn)
+    return "".join(parts)
 
 
 class RulesRuntime:
@@ -46,6 +64,7 @@ class RulesRuntime:
         self.name = f"{name}-{next(self._ids)}"
         self._lock = threading.Lock()
         self._turns = itertools.count(1)  # unique fact ids: identical turns are never de-duplicated
+        self._rules = frozenset(definition)
         try:
             self._handle = engine.create_ruleset(self.name, json.dumps(definition, ensure_ascii=False))
         except Exception as exc:  # durable raises bare errors with numeric codes
@@ -57,16 +76,14 @@ class RulesRuntime:
     def fire(self, facts: dict[str, Any]) -> list[str]:
         """Assert one turn's facts; return the names of the rules that matched, in engine order."""
         with self._lock:
-            turn_id = f"turn-{next(self._turns)}"
-            text = json.dumps({**facts, "sid": SID, "id": turn_id, TURN_MARKER[0]: TURN_MARKER[1]}, ensure_ascii=False)
+            text = fact_json(facts, next(self._turns))
             fired: list[str] = []
             try:
                 code, state = engine.assert_fact(self._handle, text)
                 if code == _HANDLED:
                     result = engine.start_action_for_state(self._handle, state)
                     while result:
-                        message = json.loads(result[1] if isinstance(result, tuple | list) else result)
-                        fired.extend(message)
+                        fired.append(self._rule_of(result[1] if isinstance(result, tuple | list) else result))
                         result = engine.complete_and_start_action(self._handle, state)
             except Exception as exc:
                 raise RuntimeRulesError(f"durable-rules failed on a turn: {exc}") from exc
@@ -74,6 +91,11 @@ class RulesRuntime:
                 self._forget(text)
             # a rule fires once per matching alternative of an `$or`; report it once
             return [name for name in dict.fromkeys(fired) if name != CATCH_ALL]
+
+    def _rule_of(self, message: str) -> str:
+        """The rule an action message `{"<rule id>":{"m":<fact>}}` names."""
+        name = message[2 : message.find('"', 2)]
+        return name if name in self._rules else next(iter(json.loads(message)))
 
     def _forget(self, text: str) -> None:
         """Retract the turn's fact; if the engine refuses, drop the whole session instead."""

@@ -51,6 +51,8 @@ class Ruleset:
     rule_defs: dict[str, RuleDef] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     test_locations: list[str] = field(default_factory=list)
+    # what plugins derive from the loaded ruleset once instead of every turn (a masker...), by plugin
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:

@@ -10,9 +10,8 @@ so mixed text works whatever language the ruleset says.
 
 from __future__ import annotations
 
-import heapq
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +24,8 @@ CUE_KINDS = ("negative", "positive", "anger", "urgency")
 _CUE_WEIGHT = {"negative": 1.0, "positive": 1.0, "anger": 1.5, "urgency": 1.0}
 _CLAUSE_END = frozenset(",.!?;:，。！？；：、\n\r\t…~")
 _CAPS_WORD = re.compile(r"[A-Z]{4}")
+_ALNUM = re.compile("[a-z0-9]")  # in lower-cased text: where an English word may start
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 MAX_CUES = 16  # explain records stay small whatever the text
 
 
@@ -82,23 +83,39 @@ class Lexicon:
     Two scans: English words (whole words only: no 'sue' in 'issue'), tried only
     where a word starts, and everything else (Chinese, emoji, stickers), which the
     engine finds by first character. One alternation for both is several times slower.
+
+    The word scan runs only on text with an ASCII letter or digit. The other scan has a
+    twin without the phrases that start with an emoji beyond the BMP, for text without
+    such characters: the regex engine skips ahead on a set of BMP first characters in
+    one lookup, but tests astral ones one by one at every position.
     """
 
     def __init__(self, entries: dict[str, tuple[str, float]]) -> None:
         self.entries = entries
         words = [p for p in entries if _word_char(p[0])]
         others = [p for p in entries if not _word_char(p[0])]
-        self.patterns = [re.compile(r"(?<![a-z0-9])(?:" + _trie_regex(words) + ")")] if words else []
-        if others:
-            self.patterns.append(re.compile(_trie_regex(others)))
+        bmp = [p for p in others if p[0] <= "\uffff"]
+        self.words = re.compile(r"(?<![a-z0-9])(?:" + _trie_regex(words) + ")") if words else None
+        self.others = re.compile(_trie_regex(others)) if others else None
+        if len(bmp) == len(others):
+            self.others_bmp = self.others
+        else:
+            self.others_bmp = re.compile(_trie_regex(bmp)) if bmp else None
 
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+    def matches(self, text: str) -> list[re.Match[str]]:
         """Matches of both scans in text order; a match overlapping an earlier one is dropped."""
+        words = list(self.words.finditer(text)) if self.words and _ALNUM.search(text) else []
+        others = self.others_bmp if _ASTRAL.search(text) is None else self.others
+        found = list(others.finditer(text)) if others else []
+        if not words or not found:
+            return words or found  # the matches of one scan never overlap
+        kept: list[re.Match[str]] = []
         last_end = 0
-        for m in heapq.merge(*(p.finditer(text) for p in self.patterns), key=re.Match.start):
+        for m in sorted(words + found, key=re.Match.start):
             if m.start() >= last_end:
                 last_end = m.end()
-                yield m
+                kept.append(m)
+        return kept
 
 
 @lru_cache(maxsize=32)
@@ -152,7 +169,7 @@ def detect(text: str, lexicon: Lexicon) -> Emotion:
     negated = False
     neg_start = neg_end = boost_end = -1
     boost = outer = 1.0
-    for m in lexicon.finditer(lowered):
+    for m in lexicon.matches(lowered):
         start, end = m.span()
         kind, weight = entries[m.group()]
         if kind == "negator":

@@ -177,6 +177,8 @@ def scan(kind: str, forms: Iterable[Form], text: str, now: datetime) -> list[Ent
             value = form.resolve(m, now)
             if value is not None:
                 hits.append((*m.span(form.span), value))
+    if len(hits) < 2:  # most texts hold none: nothing to order or to drop
+        return [Entity(kind, value, text[start:end], start, end, SOURCE) for start, end, value in hits]
     hits.sort(key=lambda hit: (hit[0], -hit[1]))
     found, last_end = [], -1
     for start, end, value in hits:

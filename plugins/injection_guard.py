@@ -311,11 +311,24 @@ _CUES: tuple[Cue, ...] = (
 )
 
 _PATTERNS = tuple(re.compile(cue.pattern, re.DOTALL) for cue in _CUES)
-_TRIGGERS = frozenset(t for cue in _CUES for t in cue.triggers)
-# A message without ASCII letters needs no English trigger checked, and the other way round.
-_ASCII_TRIGGERS = tuple(sorted(t for t in _TRIGGERS if t.isascii()))
-_OTHER_TRIGGERS = tuple(sorted(t for t in _TRIGGERS if not t.isascii()))
-_ASCII_LETTER = re.compile("[a-z]")
+
+
+def _trigger_index() -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[str, ...]]]:
+    """trigger -> the cues it opens (indices), and first character -> the triggers starting with it:
+    a message is tested only for the triggers whose first character it holds (one set
+    intersection instead of a substring test per trigger)."""
+    cues_of: dict[str, list[int]] = {}
+    for index, cue in enumerate(_CUES):
+        for trigger in cue.triggers:
+            cues_of.setdefault(trigger, []).append(index)
+    by_first: dict[str, list[str]] = {}
+    for trigger in cues_of:
+        by_first.setdefault(trigger[0], []).append(trigger)
+    return {t: tuple(i) for t, i in cues_of.items()}, {c: tuple(t) for c, t in by_first.items()}
+
+
+_CUES_OF, _BY_FIRST = _trigger_index()
+_FIRST_CHARS = frozenset(_BY_FIRST)
 
 # Structural cue: a long message that keeps addressing the assistant reads as a set of
 # instructions (jailbreak templates run to thousands of characters; customers rarely pass 300).
@@ -339,25 +352,25 @@ def scan(text: str, threshold: float = DEFAULT_THRESHOLD) -> InjectionVerdict:
     if not isinstance(text, str) or not text:
         return InjectionVerdict(0.0, False)
     lower = text.lower()
-    present = set()
-    if _ASCII_LETTER.search(lower):
-        present.update(t for t in _ASCII_TRIGGERS if t in lower)
-    if not lower.isascii():
-        present.update(t for t in _OTHER_TRIGGERS if t in lower)
+    opened = {
+        index
+        for first in _FIRST_CHARS.intersection(lower)
+        for trigger in _BY_FIRST[first]
+        if trigger in lower
+        for index in _CUES_OF[trigger]
+    }
     remaining = 1.0
     categories: list[str] = []
     cues: list[str] = []
-    if present:
-        for cue, pattern in zip(_CUES, _PATTERNS, strict=True):
-            if present.isdisjoint(cue.triggers):
-                continue
-            m = pattern.search(text)
-            if m is None:
-                continue
-            remaining *= 1.0 - cue.weight
-            cues.append(m.group())
-            if cue.category not in categories:
-                categories.append(cue.category)
+    for index in sorted(opened):  # in table order, as the explain record lists them
+        m = _PATTERNS[index].search(text)
+        if m is None:
+            continue
+        cue = _CUES[index]
+        remaining *= 1.0 - cue.weight
+        cues.append(m.group())
+        if cue.category not in categories:
+            categories.append(cue.category)
     if len(text) >= _LONG and len(_ADDRESS.findall(text, 0, 4 * _LONG)) >= 5:
         remaining *= 1.0 - _LONG_WEIGHT
         cues.append(f"<{len(text)} characters of instructions>")

@@ -21,15 +21,13 @@ from frontdesk.masking import Masker, restyle, unmask
 from frontdesk.ruleset_model import PromptDef
 from frontdesk.types import Reply, Turn
 
-_MASKERS: dict[tuple[int, str], Masker] = {}
 
-
-def _masker(turn: Turn, policy: dict[str, str]) -> Masker:
-    """One Masker per ruleset and policy: recognizer set-up is not per-turn work."""
-    key = (id(turn.ruleset), repr(sorted(policy.items())))
-    masker = _MASKERS.get(key)
+def _masker(turn: Turn) -> Masker:
+    """The ruleset's masker (types it `keep`s stay as written), built once per loaded ruleset."""
+    derived = turn.ruleset.derived
+    masker = derived.get(__name__)
     if masker is None:
-        masker = _MASKERS[key] = Masker(turn.ruleset.registry.pii_recognizers, policy)
+        masker = derived[__name__] = Masker(turn.ruleset.registry.pii_recognizers, _reversible(turn))
     return masker
 
 
@@ -44,7 +42,7 @@ def _stored(turn: Turn) -> dict[str, str]:
 
 @hookimpl
 def mask(turn: Turn) -> None:
-    result = _masker(turn, _reversible(turn)).mask(turn.message.text, turn.vault)
+    result = _masker(turn).mask(turn.message.text, turn.vault)
     turn.masked_text = result.text
     types = sorted({span.type for span in result.spans})
     turn.flags["pii"] = bool(types)
@@ -72,7 +70,7 @@ def guard_output(turn: Turn) -> None:
     if turn.reply.literal:
         turn.masked_reply = text  # the analyst's own words: nothing to find, nothing to hide
         return
-    reversible = _masker(turn, _reversible(turn))
+    reversible = _masker(turn)
     # the customer's own data: this turn's vault and what earlier turns put in slots
     own = {**turn.vault, **{f"slot:{name}": str(value) for name, value in turn.state.slots.items()}}
     leaked = reversible.scan_output(text, own)

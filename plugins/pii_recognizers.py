@@ -3,10 +3,10 @@
 Each recognizer is a bounded-width regular expression plus checks in Python
 (checksums, dates, prefixes, context cues). Patterns begin with a literal or a
 character class, so the regex engine skips ahead quickly; whether a match starts
-a token (no ASCII letter or digit before it) is checked in Python, retrying one
-character later when it does not, exactly as a look-behind would. Bounded width
-and that rule keep the work linear in the length of the text. Recognizers never
-raise: any `str` gives a list, possibly empty.
+a token (no ASCII letter or digit before it) is checked in Python, retrying past
+the run of letters and digits it sits in when it does not, which finds what a
+look-behind would. Bounded width and that rule keep the work linear in the length
+of the text. Recognizers never raise: any `str` gives a list, possibly empty.
 
 Text is matched after folding full-width ASCII (０-９, Ａ-Ｚ, ＠, ：...) and the
 ideographic space to their ASCII forms, one character for one, so offsets into
@@ -173,15 +173,24 @@ def _starts_token(folded: str, start: int, also: str = "") -> bool:
     return start == 0 or (folded[start - 1] not in _ALNUM and folded[start - 1] not in also)
 
 
+@lru_cache(maxsize=16)
+def _token_run(also: str) -> re.Pattern[str]:
+    """A run of characters after which no position starts a token."""
+    return re.compile(f"[0-9A-Za-z{re.escape(also)}]*")
+
+
 def _token_matches(pattern: re.Pattern[str], folded: str, also: str = "") -> Iterator[re.Match[str]]:
     """Matches that start a token: not right after an ASCII letter or digit (or a char in `also`)."""
+    run = _token_run(also)
     pos = 0
     while (m := pattern.search(folded, pos)) is not None:
         if _starts_token(folded, m.start(), also):
             yield m
             pos = m.end()
         else:
-            pos = m.start() + 1
+            # no position inside the run the match starts in can start a token: go past it
+            # (one step for a long digit string, not one search per digit)
+            pos = run.match(folded, m.start()).end() + 1
 
 
 def _digits(text: str) -> str:

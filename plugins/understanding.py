@@ -6,16 +6,23 @@ detector). An LLM plugin may refine the result later in the same stage.
 
 from __future__ import annotations
 
+import re
+
 from frontdesk.dialog import fill_slots, track_expectation
 from frontdesk.hookspecs import hookimpl
 from frontdesk.ruleset_model import OUT_OF_SCOPE
 from frontdesk.types import IntentResult, Turn
 
+# runs, not single characters: counting them is one regex pass and a few lengths
+_CJK = re.compile("[\u4e00-\u9fff]+")
+_LATIN = re.compile("[A-Za-z]+")
+
 
 def detect_language(text: str, default: str) -> str:
     """zh when CJK characters make up a real share of the letters, en when Latin letters dominate."""
-    cjk = sum(1 for ch in text[:2000] if "\u4e00" <= ch <= "\u9fff")
-    latin = sum(1 for ch in text[:2000] if ch.isascii() and ch.isalpha())
+    sample = text[:2000]
+    cjk = 0 if sample.isascii() else sum(map(len, _CJK.findall(sample)))
+    latin = sum(map(len, _LATIN.findall(sample)))
     if cjk == 0 and latin == 0:
         return default
     return "zh" if cjk * 3 >= latin else "en"

@@ -296,8 +296,9 @@ def test_any_text_gives_a_valid_emotion(text: str) -> None:
 def test_lexicon_pattern_reads_a_bounded_stretch() -> None:
     from re import _parser  # the stdlib's own regex parser, to read the pattern's width
 
-    patterns = emotion_lexicon._lexicon(()).patterns
-    assert len(patterns) == 2
+    lexicon = emotion_lexicon._lexicon(())
+    patterns = [lexicon.words, lexicon.others, lexicon.others_bmp]
+    assert all(patterns) and lexicon.others_bmp is not lexicon.others  # the lexicon has emoji phrases
     for pattern in patterns:
         _, widest = _parser.parse(pattern.pattern, pattern.flags).getwidth()
         assert widest <= 40
@@ -333,3 +334,26 @@ def test_work_grows_linearly_on_adversarial_input() -> None:
     for few, many in zip(small, large, strict=True):
         assert many <= 12 * few + 100, (few, many)
         assert many <= 15 * 100_000
+
+
+def _reference_matches(lexicon: emotion_lexicon.Lexicon, text: str) -> list[tuple[int, int]]:
+    """Both full scans merged in text order, overlaps dropped: what the gated scans must equal."""
+    merged = sorted([*lexicon.words.finditer(text), *lexicon.others.finditer(text)], key=lambda m: m.start())
+    kept, last_end = [], 0
+    for m in merged:
+        if m.start() >= last_end:
+            kept.append(m.span())
+            last_end = m.end()
+    return kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.one_of(st.sampled_from("不好差太非常 notbadverygood!😊😡👍[]怒呵"), st.characters()), max_size=40
+    )
+)
+def test_gated_scans_find_what_both_full_scans_find(text: str) -> None:
+    lexicon = emotion_lexicon._lexicon(())
+    lowered = text.lower()
+    assert [m.span() for m in lexicon.matches(lowered)] == _reference_matches(lexicon, lowered)

@@ -121,3 +121,28 @@ def test_long_adversarial_input_keeps_its_verdict_within_a_cpu_budget() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "done"
+
+
+def _reference_scan(text: str) -> tuple[float, list[str], list[str]]:
+    """The definition the trigger index speeds up: every cue one of whose triggers occurs."""
+    lower, remaining, categories, cues = text.lower(), 1.0, [], []
+    for cue, pattern in zip(guard._CUES, guard._PATTERNS, strict=True):
+        m = pattern.search(text) if any(t in lower for t in cue.triggers) else None
+        if m:
+            remaining *= 1.0 - cue.weight
+            cues.append(m.group())
+            categories += [] if cue.category in categories else [cue.category]
+    return round(1.0 - remaining, 4), categories, cues
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([*guard._CUES_OF, "你们", "订单", " ", "\n", "A", "x"]), max_size=12).map("".join))
+def test_trigger_index_finds_what_substring_tests_find(text: str) -> None:
+    verdict = guard.scan(text)
+    assert (verdict.score, verdict.categories, verdict.cues) == _reference_scan(text)
+
+
+@pytest.mark.parametrize(("_", "text"), [*ATTACKS, *((None, t) for t in BENIGN)])
+def test_trigger_index_agrees_on_examples(_: object, text: str) -> None:
+    verdict = guard.scan(text)
+    assert (verdict.score, verdict.categories, verdict.cues) == _reference_scan(text)

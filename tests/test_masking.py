@@ -218,3 +218,18 @@ def test_unmask_restores_what_mask_replaced(text: str) -> None:
 def test_round_trip_on_any_text(text: str) -> None:
     result = MASKER.mask(text)
     assert unmask(result.text, result.vault) == text
+
+
+def test_detecting_the_same_text_again_gives_an_equal_independent_list() -> None:
+    calls: list[str] = []
+
+    def phone(text: str) -> list[Entity]:
+        calls.append(text)
+        return RECOGNIZERS["phone"](text)
+
+    masker = Masker({"phone": phone})
+    first = masker.detect("call 13812345678")
+    first.clear()
+    assert masker.detect("call 13812345678") == RECOGNIZERS["phone"]("call 13812345678")
+    assert calls == ["call 13812345678"]  # the reply scan and the transcript mask share one detection
+    assert masker.detect("no number") == [] and len(calls) == 2

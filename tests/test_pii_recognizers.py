@@ -168,3 +168,25 @@ def test_plugin_registers_every_recognizer_through_the_hook() -> None:
     pm.hook.register_pii_recognizers(register=registered.__setitem__)
     assert set(registered) == set(R)
     assert [e.text for e in registered["phone"]("13812345678")] == ["13812345678"]  # type: ignore[operator]
+
+
+def _token_matches_one_by_one(pattern: re.Pattern[str], folded: str, also: str) -> list[tuple[int, int]]:
+    """The definition: after a match that does not start a token, retry one character later."""
+    found, pos = [], 0
+    while (m := pattern.search(folded, pos)) is not None:
+        if pr._starts_token(folded, m.start(), also):
+            found.append(m.span())
+            pos = m.end()
+        else:
+            pos = m.start() + 1
+    return found
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("0123456789aZ+-._%@( )中"), max_size=40),
+    st.sampled_from([pr._CARD, pr._INTL_PHONE, pr._SSN, pr._EMAIL, pr._IPV4, pr._PASSPORT]),
+    st.sampled_from(["", "+", "-", "+.-", "._%+-", "."]),
+)
+def test_skipping_a_run_finds_what_retrying_one_by_one_finds(text: str, pattern: re.Pattern[str], also: str) -> None:
+    assert [m.span() for m in pr._token_matches(pattern, text, also)] == _token_matches_one_by_one(pattern, text, also)

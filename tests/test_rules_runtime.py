@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from frontdesk.conditions import Catalogue, evaluate, parse_when
 from frontdesk.rules_compiler import MAX_RULES, CompiledRule, branches, compile_rules
-from frontdesk.rules_runtime import RulesRuntime
+from frontdesk.rules_runtime import SID, TURN_MARKER, RulesRuntime, fact_json
 
 CAT = Catalogue(intents={"complaint", "order_status", "refund"}, slots={"order_id"}, entities={"order_id"})
 
@@ -118,6 +119,18 @@ def test_calls_from_many_threads_are_serialised_and_correct():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_fact_json_is_the_json_of_the_fact():
+    facts = {"p0": 'say "hi"\\ 中\n\x00', "n0": -1_250_000, "a1": 1, "p1": 2.5, "p2": True, "p3": None}
+    tail = {"sid": SID, "id": "turn-7", TURN_MARKER[0]: TURN_MARKER[1]}
+    assert json.loads(fact_json(facts, 7)) == {**facts, **tail}
+    assert json.loads(fact_json({}, 7)) == tail
+
+
+def test_rule_ids_that_json_escapes_are_reported_as_written():
+    compiled, runtime = build({'r"x\\y': (0, {"intent": "complaint"}), "é中": (1, {"intent": "complaint"})})
+    assert runtime.fire(compiled.engine_facts({"intent": "complaint"})) == ["é中", 'r"x\\y']
 
 
 def test_priority_order_is_reported_highest_first():

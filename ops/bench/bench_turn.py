@@ -1,5 +1,6 @@
 """One turn through every stage (guard, mask, understand, decide, act, guard output; no I/O):
-p50/p99 CPU µs per turn and the turns per second one core sustains.
+p50/p99 CPU µs per turn and the turns per second one core sustains, then the same for the
+pipeline's glue around the stages (remember, turn_result, transcript_entry).
 
     python ops/bench/bench_turn.py [--ruleset rulesets/shop-zh] [--turns 3000]
 
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from frontdesk.bootstrap import build_engine
+from frontdesk.pipeline import remember, transcript_entry, turn_result
 from frontdesk.types import ConversationState, Message, Turn
 
 MESSAGES = {
@@ -48,6 +50,7 @@ def extra_rules(ruleset_dir: Path, count: int) -> str:
 STAGE_TOTALS: dict[str, float] = {}
 CORE_STAGES = ("understand", "decide", "act")  # the engine core, without guards and masking
 CORE_SAMPLES: list[float] = []
+GLUE_SAMPLES: list[float] = []  # what Engine.handle does with a turn once its stages ran
 
 
 async def measure(engine, turns: int) -> list[float]:
@@ -60,6 +63,11 @@ async def measure(engine, turns: int) -> list[float]:
         start = time.thread_time_ns()  # CPU time of this thread: steady even on a busy machine
         await engine.run_stages(turn)
         samples.append((time.thread_time_ns() - start) / 1e3)
+        start = time.thread_time_ns()
+        remember(turn)
+        turn_result(turn)
+        transcript_entry(turn)
+        GLUE_SAMPLES.append((time.thread_time_ns() - start) / 1e3)
         for stage, micros in turn.explain.timings_us.items():
             STAGE_TOTALS[stage] = STAGE_TOTALS.get(stage, 0.0) + micros / turns
         CORE_SAMPLES.append(sum(turn.explain.timings_us[s] for s in CORE_STAGES))
@@ -78,8 +86,11 @@ def report(label: str, samples: list[float]) -> None:
     print(
         f"    understand+decide+act: p50 {statistics.median(core):.1f} µs  p99 {core[int(len(core) * 0.99) - 1]:.1f} µs"
     )
+    glue = sorted(GLUE_SAMPLES[len(GLUE_SAMPLES) // 10 :])
+    print(f"    glue: p50 {statistics.median(glue):.1f} µs  p99 {glue[int(len(glue) * 0.99) - 1]:.1f} µs")
     STAGE_TOTALS.clear()
     CORE_SAMPLES.clear()
+    GLUE_SAMPLES.clear()
 
 
 def main() -> None:
