@@ -6,7 +6,9 @@ pipeline's glue around the stages (remember, turn_result, transcript_entry).
 
 Runs the sample ruleset as shipped, then the same ruleset with 200 extra rules
 (equalities, memberships, numeric comparisons, regular expressions, windows)
-to show how the decide stage scales. Pin it to one core with `taskset -c 0`.
+to show how the decide stage scales, and the shipped ruleset once more with the core
+idle --idle-ms before each turn: what a turn costs a server at one connection, which
+waits between requests while its caches go cold. Pin it to one core with `taskset -c 0`.
 """
 
 from __future__ import annotations
@@ -53,13 +55,15 @@ CORE_SAMPLES: list[float] = []
 GLUE_SAMPLES: list[float] = []  # what Engine.handle does with a turn once its stages ran
 
 
-async def measure(engine, turns: int) -> list[float]:
+async def measure(engine, turns: int, idle_s: float = 0.0) -> list[float]:
     ruleset = engine.ruleset(None)
     texts = MESSAGES.get(ruleset.spec.language, MESSAGES["en"])
     samples = []
     for i in range(turns):
         message = Message(texts[i % len(texts)], conversation_id=f"b{i % 50}", customer={"orders": i % 40})
         turn = Turn(message=message, state=ConversationState(message.conversation_id), ruleset=ruleset)
+        if idle_s:
+            time.sleep(idle_s)
         start = time.thread_time_ns()  # CPU time of this thread: steady even on a busy machine
         await engine.run_stages(turn)
         samples.append((time.thread_time_ns() - start) / 1e3)
@@ -98,6 +102,7 @@ def main() -> None:
     parser.add_argument("--ruleset", type=Path, default=Path("rulesets/shop-zh"))
     parser.add_argument("--turns", type=int, default=3000)
     parser.add_argument("--extra-rules", type=int, default=200)
+    parser.add_argument("--idle-ms", type=float, default=2.0, help="idle time before each turn of the cold run")
     args = parser.parse_args()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.turns} turns each")
     engine = build_engine([args.ruleset])
@@ -112,6 +117,11 @@ def main() -> None:
         big = build_engine([copy])
         total = len(big.ruleset(None).rules())
         report(f"+{args.extra_rules} rules ({total} rules)", asyncio.run(measure(big, args.turns)))
+    cold_turns = max(100, args.turns // 3)
+    report(
+        f"{engine.ruleset(None).name}, {args.idle_ms:g} ms idle before each",
+        asyncio.run(measure(engine, cold_turns, args.idle_ms / 1000)),
+    )
 
 
 if __name__ == "__main__":
