@@ -33,6 +33,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "conversation_not_found": (404, "no conversation with this id (never started, erased or expired)"),
     "ruleset_not_found": (404, "the request names a ruleset that is not loaded"),
     "method_not_allowed": (405, "the endpoint exists but not with this method"),
+    "ruleset_mismatch": (409, "the message names another ruleset than the one its conversation runs under"),
     "conversation_busy": (409, "another turn held the conversation longer than acquire_timeout; retry"),
     "conversation_lock_lost": (409, "the turn outlived lock_ttl and another worker took the conversation over"),
     "payload_too_large": (413, "the body is longer than max_body_bytes"),
@@ -158,6 +159,7 @@ class MessageResponse(BaseModel):
 class ConversationStateOut(BaseModel):
     conversation_id: str
     user_id: str
+    ruleset: str | None = Field(description="the ruleset the conversation runs under, set on its first turn")
     status: Status
     turn: int
     slots: dict[str, Any]

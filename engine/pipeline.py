@@ -1,6 +1,7 @@
 """One turn through the pipeline, top to bottom.
 
     check input -> de-duplicate (message_id) -> lock conversation -> load state
+    -> pick the ruleset (the message's, else the conversation's, else the default)
     -> guard input -> mask -> understand -> decide -> act -> guard output
     -> audit record (masked) -> save state, transcript (masked) -> respond
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import pluggy
 
-from frontdesk.errors import NotFound, PayloadTooLarge
+from frontdesk.errors import Conflict, NotFound, PayloadTooLarge
 from frontdesk.plugin_manager import stage_caller
 from frontdesk.ruleset import Ruleset
 from frontdesk.store import ConversationStore
@@ -68,22 +69,26 @@ class Engine:
 
     async def handle(self, message: Message, ruleset_name: str | None = None, *, actor: str = "api") -> dict[str, Any]:
         """Process one message; a repeated `message_id` returns the first result unchanged.
-        `actor` is who sent it (an API key, a webhook channel), as the audit trail records it."""
-        ruleset = self.ruleset(ruleset_name)
+        `ruleset_name` picks the ruleset; without it the conversation keeps the one it began
+        with (a new one gets the default). `actor` is who sent it (an API key, a webhook
+        channel), as the audit trail records it."""
+        requested = self.ruleset(ruleset_name) if ruleset_name else None
         message.text = clean_text(message.text)
-        limit = ruleset.spec.settings.max_message_length
-        if len(message.text) > limit:
-            raise PayloadTooLarge(
-                f"the message has {len(message.text)} characters; ruleset {ruleset.name} accepts {limit}",
-                code="message_too_long",
-                hint="split the message or raise settings.max_message_length in the ruleset",
-            )
         message.message_id = message.message_id or uuid.uuid4().hex
         cid = message.conversation_id
         async with self.store.turn(cid, message.message_id) as held:
             if held.result is not None:
                 return held.result  # a retry: the first attempt's result
             state = held.state or ConversationState(cid, user_id=message.user_id)
+            ruleset = self._conversation_ruleset(state, requested)
+            limit = ruleset.spec.settings.max_message_length
+            if len(message.text) > limit:
+                raise PayloadTooLarge(
+                    f"the message has {len(message.text)} characters; ruleset {ruleset.name} accepts {limit}",
+                    code="message_too_long",
+                    hint="split the message or raise settings.max_message_length in the ruleset",
+                )
+            state.ruleset = ruleset.name
             turn = Turn(message=message, state=state, ruleset=ruleset, services=self.services)
             await self.run_stages(turn)
             remember(turn)
@@ -94,6 +99,21 @@ class Engine:
                 await self.record(turn, actor)
             await held.commit(state, transcript_entry(turn), result)
             return result
+
+    def _conversation_ruleset(self, state: ConversationState, requested: Ruleset | None) -> Ruleset:
+        """The ruleset this turn runs: a conversation stays with the one it began with, so its
+        slots, expectations and rule memory keep their meaning."""
+        current = self.rulesets.get(state.ruleset) if state.ruleset else None
+        if requested is None:
+            return current or self.ruleset(None)  # a ruleset no longer loaded: the default takes over
+        if current is not None and current is not requested:
+            raise Conflict(
+                f"conversation {state.conversation_id} runs ruleset {current.name}; this message names"
+                f" {requested.name}",
+                code="ruleset_mismatch",
+                hint=f"leave out `ruleset` to continue with {current.name}, or start a new conversation_id",
+            )
+        return requested
 
     async def run_stages(self, turn: Turn) -> None:
         turn.state.turn += 1

@@ -67,6 +67,8 @@ class ConversationState:
 
     conversation_id: str
     user_id: str = "anonymous"
+    # the ruleset the conversation runs under, set on its first turn (None: saved before any)
+    ruleset: str | None = None
     status: Status = "bot"
     turn: int = 0
     slots: dict[str, Any] = field(default_factory=dict)

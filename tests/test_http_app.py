@@ -124,6 +124,21 @@ async def test_customer_facts_and_the_ruleset_field_reach_the_rules(client: http
     assert [a["type"] for a in result["actions"]] == ["handoff", "tag"]
 
 
+async def test_a_conversation_keeps_its_ruleset_and_refuses_another(tmp_path: Path) -> None:
+    samples = ROOT / "rulesets"
+    engine = build_engine([samples / "bank-en", samples / "shop-zh"])  # bank-en is the default
+    app = create_app(Settings(audit_dir=tmp_path), engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fd") as client:
+        first = await client.post("/v1/messages", json=msg("我的订单到哪了", "zh-1", ruleset="shop-zh"))
+        assert first.json()["ruleset"]["name"] == "shop-zh"
+        second = (await client.post("/v1/messages", json=msg("订单号 202311220001234", "zh-1"))).json()
+        assert second["ruleset"]["name"] == "shop-zh" and second["slots"] == {"order_id": "202311220001234"}
+        refused = await client.post("/v1/messages", json=msg("I lost my card", "zh-1", ruleset="bank-en"))
+        assert "shop-zh" in error(refused, 409, "ruleset_mismatch")
+        state = (await client.get("/v1/conversations/zh-1")).json()["state"]
+        assert state["ruleset"] == "shop-zh" and state["turn"] == 2
+
+
 async def test_a_repeated_message_id_returns_the_first_result(client: httpx.AsyncClient) -> None:
     first, *repeats = await asyncio.gather(
         *(client.post("/v1/messages", json=msg("where is my order", message_id="m-1")) for _ in range(4))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from frontdesk.bootstrap import build_engine
-from frontdesk.errors import PayloadTooLarge
+from frontdesk.errors import Conflict, PayloadTooLarge
 from frontdesk.store import MemoryStore
 from frontdesk.types import Message
 
@@ -23,8 +23,8 @@ def engine():
     return build_engine([FIXTURE])
 
 
-def say(engine, text, conversation="c", at=MONDAY_10, **kw):
-    return asyncio.run(engine.handle(Message(text, conversation_id=conversation, timestamp=at, **kw)))
+def say(engine, text, conversation="c", at=MONDAY_10, ruleset_name=None, **kw):
+    return asyncio.run(engine.handle(Message(text, conversation_id=conversation, timestamp=at, **kw), ruleset_name))
 
 
 def test_slot_is_asked_for_then_filled_and_the_topic_carries_over(engine):
@@ -131,3 +131,51 @@ def test_overlong_text_is_a_clear_error(engine):
         say(engine, "a" * 100_000, "long")
     assert info.value.code == "message_too_long"
     assert "max_message_length" in info.value.hint
+
+
+@pytest.fixture(scope="module")
+def two_rulesets():
+    samples = Path(__file__).parents[1] / "rulesets"
+    return build_engine([samples / "bank-en", samples / "shop-zh"])  # bank-en is the default
+
+
+def test_a_conversation_stays_with_the_ruleset_it_began_with(two_rulesets):
+    first = say(two_rulesets, "我的订单到哪了", "sticky", ruleset_name="shop-zh")
+    assert first["ruleset"]["name"] == "shop-zh" and first["reply"]["template"] == "ask_order_id"
+    second = say(two_rulesets, "订单号 202311220001234", "sticky")  # no ruleset named: the conversation's
+    assert second["ruleset"]["name"] == "shop-zh"
+    assert second["slots"] == {"order_id": "202311220001234"}
+    state = asyncio.run(two_rulesets.store.load("sticky"))
+    assert state is not None and state.ruleset == "shop-zh"
+    other = say(two_rulesets, "I lost my card", "fresh")  # a new conversation naming none: the default
+    assert other["ruleset"]["name"] == "bank-en"
+
+
+def test_naming_another_ruleset_mid_conversation_is_refused_and_saves_nothing(two_rulesets):
+    say(two_rulesets, "我要退款", "switch", ruleset_name="shop-zh")
+    with pytest.raises(Conflict) as info:
+        say(two_rulesets, "I lost my card", "switch", ruleset_name="bank-en")
+    assert info.value.code == "ruleset_mismatch" and "shop-zh" in info.value.hint
+    state = asyncio.run(two_rulesets.store.load("switch"))
+    assert state is not None and state.turn == 1 and state.ruleset == "shop-zh"
+    again = say(two_rulesets, "我要退款", "switch", ruleset_name="shop-zh")  # the same one: fine
+    assert again["ruleset"]["name"] == "shop-zh"
+
+
+def test_a_conversation_whose_ruleset_is_no_longer_loaded_may_continue_on_another():
+    store = MemoryStore()
+    engine = build_engine([Path(__file__).parents[1] / "rulesets" / "shop-zh"], store=store)
+    say(engine, "我要退款", "moved")
+
+    def retire() -> None:
+        state = asyncio.run(store.load("moved"))
+        assert state is not None
+        state.ruleset = "retired-ruleset"
+        asyncio.run(store.save(state))
+
+    retire()
+    assert say(engine, "开发票", "moved")["ruleset"]["name"] == "shop-zh"  # named none: the default
+    retire()
+    assert say(engine, "你好", "moved", ruleset_name="shop-zh")["ruleset"]["name"] == "shop-zh"
+    state = asyncio.run(store.load("moved"))
+    assert state is not None and state.ruleset == "shop-zh" and state.turn == 3

@@ -34,6 +34,7 @@ def full_state(conversation_id: str, user_id: str = "u1") -> ConversationState:
     return ConversationState(
         conversation_id=conversation_id,
         user_id=user_id,
+        ruleset="shop-zh",
         status="handed_off",
         turn=3,
         slots={"order_id": "202401010001", "items": [1, 2.5, None, True], "nested": {"k": "值"}},
