@@ -7,6 +7,7 @@ regular expressions, templates, actions, engine limits).
 
 from __future__ import annotations
 
+import copy
 import csv
 import difflib
 import re
@@ -108,6 +109,31 @@ def pydantic_problems(
     return problems
 
 
+def without_unknown_keys(data: dict[str, Any], exc: ValidationError) -> dict[str, Any] | None:
+    """A copy of a file's `data` without the keys the schema does not know, when those are all
+    that is wrong with it: a misspelt key is reported, and the rest of the file is still checked
+    for meaning in the same run. None when anything else is wrong, or a key cannot be placed."""
+    errors = exc.errors()
+    if not all(err["type"] == "extra_forbidden" for err in errors):
+        return None
+    pruned = copy.deepcopy(data)
+    for err in errors:
+        path = _data_path(data, tuple(err["loc"]))
+        if not path or path[-1] != str(err["loc"][-1]):
+            return None
+        parent: Any = pruned
+        for step in path[:-1]:
+            parent = parent[step]
+        if not isinstance(parent, dict):
+            return None
+        parent.pop(path[-1], None)
+    try:
+        RulesetFile.model_validate(pruned)
+    except ValidationError:
+        return None
+    return pruned
+
+
 def _shape_hint(loc: tuple[Any, ...]) -> str:
     section = str(loc[0]) if loc else ""
     return {
@@ -192,6 +218,7 @@ class Checker:
     def _merge(self, files: list[Path]) -> dict[str, Any] | None:
         merged: dict[str, Any] = {s: {} for s in MERGED_SECTIONS} | {s: [] for s in LIST_SECTIONS}
         header_doc: SourceDoc | None = None
+        unknown_keys = 0  # reported, then dropped: they do not stop the checks of meaning
         for file in files:
             doc, problems = load_yaml(file, _display(file))
             self.problems.extend(problems)
@@ -212,8 +239,13 @@ class Checker:
             try:
                 RulesetFile.model_validate(doc.data)
             except ValidationError as exc:
-                self.problems.extend(pydantic_problems(doc, exc, model=RulesetFile))
-                continue
+                found = pydantic_problems(doc, exc, model=RulesetFile)
+                self.problems.extend(found)
+                pruned = without_unknown_keys(doc.data, exc)
+                if pruned is None:
+                    continue
+                unknown_keys += len(found)
+                doc = SourceDoc(doc.file, pruned, doc.positions)
             self.docs.append(doc)
             for key in HEADER_FIELDS:
                 if key in doc.data:
@@ -247,7 +279,7 @@ class Checker:
                 for index, value in enumerate(doc.data.get(section) or []):
                     self.origin[(section, str(len(merged[section])))] = (doc, (section, index))
                     merged[section].append(value)
-        if self.problems:
+        if len(self.problems) > unknown_keys:
             return None
         if header_doc is None or "ruleset" not in merged:
             where = self.docs[0].file if self.docs else _display(self.path)

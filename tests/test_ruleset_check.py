@@ -59,6 +59,24 @@ def test_unknown_key_suggests_the_right_one(tmp_path):
     assert "`when`" in problem.hint
 
 
+def test_a_misspelt_key_does_not_hide_the_errors_of_meaning(tmp_path):
+    text = BASE + (
+        "rules:\n"
+        "  - id: x\n"  # 10
+        "    when: {intent: refnd}\n"  # 11 unknown intent
+        "    then: [ask]\n"  # 12
+        "    priorty: 3\n"  # 13 unknown key: reported, then left out
+    )
+    problems = problems_of(tmp_path, text)
+    assert codes(problems) == [(13, "unknown-key"), (11, "unknown-intent")]
+    assert "`priority`" in problems[0].hint
+
+
+def test_a_misspelt_key_alone_still_fails_the_check(tmp_path):
+    text = BASE + "rules:\n  - id: x\n    when: {intent: refund}\n    then: [ask]\n    priorty: 3\n"
+    assert codes(problems_of(tmp_path, text)) == [(13, "unknown-key")]
+
+
 def test_every_reference_error_in_one_run(tmp_path):
     text = BASE + (
         "rules:\n"
