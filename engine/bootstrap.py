@@ -13,6 +13,7 @@ from frontdesk.llm_service import services_from_settings
 from frontdesk.pipeline import Engine
 from frontdesk.plugin_manager import Registry, build_plugin_manager, collect_registry
 from frontdesk.ruleset import Ruleset, load_ruleset
+from frontdesk.ruleset_check import inner_rulesets
 from frontdesk.settings import Settings, get_settings
 from frontdesk.store import ConversationStore, MemoryStore
 
@@ -21,7 +22,7 @@ def ruleset_folders(root: Path) -> list[Path]:
     """A folder that is itself a ruleset, or the ruleset folders directly inside it."""
     if (root / "ruleset.yaml").is_file() or root.is_file():
         return [root]
-    found = sorted(p.parent for p in root.glob("*/ruleset.yaml"))
+    found = inner_rulesets(root)
     if not found:
         raise NotFound(
             f"no ruleset in {root}",

@@ -11,6 +11,7 @@ import copy
 import csv
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from frontdesk.yaml_source import PathKey, SourceDoc, load_yaml
 LANGUAGES = ("zh", "en")
 MERGED_SECTIONS = ("intents", "entities", "slots", "replies", "prompts", "emotion")
 LIST_SECTIONS = ("rules", "tests")
+SECTION_ITEM = {"intents": "intent", "entities": "entity", "slots": "slot", "replies": "reply", "prompts": "prompt",
+                "emotion": "emotion cue list"}  # fmt: skip
 HEADER_FIELDS = (
     "ruleset", "version", "language", "description", "settings", "business_hours", "privacy", "llm", "intents_csv",
 )  # fmt: skip
@@ -268,7 +271,7 @@ class Checker:
                             doc.problem(
                                 (section, name),
                                 "duplicate-id",
-                                f"{section[:-1]} `{name}` is declared twice",
+                                f"{SECTION_ITEM[section]} `{name}` is declared twice",
                                 f"the first is in {first.file}",
                             )
                         )
@@ -730,6 +733,19 @@ def _word(text: str) -> str:
     """Whole-word match for Latin words; Chinese has no spaces, so match anywhere."""
     escaped = re.escape(text)
     return rf"(?<![A-Za-z0-9_]){escaped}(?![A-Za-z0-9_])" if text.isascii() else escaped
+
+
+def inner_rulesets(path: Path) -> list[Path]:
+    """The ruleset folders directly inside `path` when it is a folder of rulesets (what
+    `serve --rulesets` takes), else none: `path` is a ruleset itself, or not one at all."""
+    if path.is_file() or (path / "ruleset.yaml").is_file():
+        return []
+    return sorted(p.parent for p in path.glob("*/ruleset.yaml"))
+
+
+def expand_ruleset_paths(paths: Iterable[Path]) -> list[Path]:
+    """Command-line ruleset paths, a folder of rulesets standing for the rulesets in it."""
+    return [folder for path in paths for folder in (inner_rulesets(path) or [path])]
 
 
 def check_path(path: Path, registry: Registry) -> tuple[ParsedRuleset | None, list[Problem]]:

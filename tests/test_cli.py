@@ -59,6 +59,20 @@ def test_ruleset_test_passes_the_fixture():
     assert proc.stdout.strip().splitlines()[-1] == "2 passed, 0 failed"
 
 
+def test_ruleset_check_and_test_take_a_folder_of_rulesets(tmp_path):
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        text = (FIXTURE / "ruleset.yaml").read_text(encoding="utf-8").replace("ruleset: mini", f"ruleset: {name}")
+        (tmp_path / name / "ruleset.yaml").write_text(text, encoding="utf-8")
+    checked = frontdesk("ruleset", "check", str(tmp_path))
+    assert checked.returncode == 0, checked.stdout
+    checked_paths = [line.split(":")[0] for line in checked.stdout.splitlines()]
+    assert checked_paths == [str(tmp_path / "one"), str(tmp_path / "two")]
+    tested = frontdesk("ruleset", "test", str(tmp_path))
+    assert tested.returncode == 0, tested.stdout
+    assert tested.stdout.strip().splitlines()[-1] == "4 passed, 0 failed"
+
+
 def test_plugins_lists_hooks():
     proc = frontdesk("plugins", "--json")
     plugins = {p["name"]: p["hooks"] for p in json.loads(proc.stdout)}

@@ -153,3 +153,16 @@ def test_models_check_accepts_a_good_file_and_checks_ruleset_tiers(
     assert main(["models", "check", str(path), "--rulesets", str(FIXTURE)]) == 1
     out = capsys.readouterr().out
     assert "unknown-tier ruleset llm-shop names tier `light` (llm.tier)" in out
+
+
+def test_the_example_models_file_is_valid_for_the_sample_rulesets(capsys, monkeypatch) -> None:
+    root = Path(__file__).resolve().parents[1]
+    example = root / "ops" / "models.example.yaml"
+    for name in ("DEEPSEEK_API_KEY", "DASHSCOPE_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["models", "check", str(example)]) == 1  # keys come from the environment only
+    assert capsys.readouterr().out.count("env-missing") == 3
+    for name in ("DEEPSEEK_API_KEY", "DASHSCOPE_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.setenv(name, "sk-test")
+    assert main(["models", "check", str(example), "--rulesets", str(root / "rulesets")]) == 0
+    assert capsys.readouterr().out.startswith(f"{example}: ok — 4 vendor(s), 4 model(s)")

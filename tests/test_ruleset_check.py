@@ -125,6 +125,7 @@ def test_merged_files_report_duplicates_across_files(tmp_path):
     other = "intents:\n  refund: {examples: [money back]}\n"
     found = problems_of(tmp_path, BASE, {"more.yaml": other})
     assert [(p.file.endswith("more.yaml"), p.line, p.code) for p in found] == [(True, 2, "duplicate-id")]
+    assert found[0].message == "intent `refund` is declared twice"
 
 
 def test_window_and_durations_are_checked(tmp_path):

@@ -10,7 +10,7 @@ from frontdesk.errors import ConfigError
 from frontdesk.llm_service import models_config_from_settings, read_models_file
 from frontdesk.models_config import ModelsConfig
 from frontdesk.plugin_manager import Registry, build_plugin_manager, collect_registry
-from frontdesk.ruleset_check import ParsedRuleset, check_path
+from frontdesk.ruleset_check import ParsedRuleset, check_path, expand_ruleset_paths
 from frontdesk.settings import Settings
 
 
@@ -44,7 +44,7 @@ def named_tiers(parsed: ParsedRuleset) -> Iterator[tuple[str, str]]:
 
 def check_rulesets(paths: list[Path], config: ModelsConfig, registry: Registry) -> int:
     problems = 0
-    for path in paths:
+    for path in expand_ruleset_paths(paths):
         parsed, found = check_path(path, registry)
         for problem in found:
             print(problem)

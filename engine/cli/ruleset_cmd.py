@@ -10,8 +10,10 @@ from pathlib import Path
 
 from frontdesk.plugin_manager import build_plugin_manager, collect_registry
 from frontdesk.ruleset import build_ruleset
-from frontdesk.ruleset_check import check_path
+from frontdesk.ruleset_check import check_path, expand_ruleset_paths
 from frontdesk.ruleset_testing import run_tests
+
+PATHS_HELP = "a ruleset folder or file, or a folder of ruleset folders"
 
 SUBCOMMAND_MODULES = ("frontdesk.cli.ruleset_import",)
 
@@ -20,10 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("ruleset", help="check, test and build rulesets")
     ruleset_sub = parser.add_subparsers(dest="ruleset_command", required=True)
     check = ruleset_sub.add_parser("check", help="validate rulesets; every problem as file:line:col")
-    check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATHS_HELP)
     check.set_defaults(func=run_check)
     test = ruleset_sub.add_parser("test", help="run the conversation tests declared in rulesets")
-    test.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    test.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATHS_HELP)
     test.add_argument("-k", dest="match", help="only tests whose name contains this text")
     test.set_defaults(func=run_test)
     for module_path in SUBCOMMAND_MODULES:
@@ -33,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace) -> int:
     registry = collect_registry(build_plugin_manager())
     failed = False
-    for path in args.paths:
+    for path in expand_ruleset_paths(args.paths):
         parsed, problems = check_path(path, registry)
         for problem in problems:
             print(problem)
@@ -52,7 +54,7 @@ def run_test(args: argparse.Namespace) -> int:
     pm = build_plugin_manager()
     registry = collect_registry(pm)
     passed = failed = 0
-    for path in args.paths:
+    for path in expand_ruleset_paths(args.paths):
         parsed, problems = check_path(path, registry)
         if parsed is None:
             for problem in problems:
