@@ -173,19 +173,22 @@ async def read_body(request: Request, limit: int) -> bytes:
             f"the body is sent as {media_type or 'nothing'!r}",
             hint="send JSON with Content-Type: application/json",
         )
-    too_large = PayloadTooLarge(
-        f"the body is larger than {limit} bytes",
-        hint="raise FRONTDESK_MAX_BODY_BYTES if messages this large are expected",
-    )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise too_large
+            raise _too_large(limit)
     return bytes(body)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the body is larger than {limit} bytes",
+        hint="raise FRONTDESK_MAX_BODY_BYTES if messages this large are expected",
+    )
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:

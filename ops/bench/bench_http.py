@@ -96,11 +96,13 @@ def wrk(url: str, connections: int, duration: int, pid: int | None = None) -> di
 
 
 def profile(pid: int, url: str, connections: int, duration: int, out: Path) -> None:
-    """Sample the server with py-spy while wrk loads it; print where its time goes."""
+    """Sample the server with py-spy while wrk loads it; print where its time goes (the sampling
+    slows the server: the shares count, not the rate)."""
     spy = subprocess.Popen(
         [
             *(str(BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(duration)),
-            *("--rate", "250", "--format", "raw", "--output", str(out), "--nonblocking"),
+            # paused while sampled: without pausing, stacks read mid-change charge time to the wrong frames
+            *("--rate", "100", "--format", "raw", "--output", str(out)),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
