@@ -67,13 +67,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, connections: int, duration: int, pid: int | None = None) -> dict[str, float]:
-    """One wrk run; with `pid`, also the server's CPU time per request (immune to noisy neighbours)."""
+def wrk(
+    url: str, connections: int, duration: int, pid: int | None = None, script: str = "post_message.lua"
+) -> dict[str, float]:
+    """One wrk run of `script` (in this folder); with `pid`, also the server's CPU time per request
+    (immune to noisy neighbours)."""
     cpu_before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [
             *("taskset", "-c", CLIENT_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"),
-            *("-s", str(HERE / "post_message.lua"), url),
+            *("-s", str(HERE / script), url),
         ],
         check=True,
         capture_output=True,

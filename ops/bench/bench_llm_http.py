@@ -1,0 +1,116 @@
+"""Full turns that call a model, over HTTP, against a bare Starlette relay to the same mock vendor.
+
+    .venv/bin/python ops/bench/bench_llm_http.py [--duration 10] [--connections 32] [--latency 0]
+
+What the vendor issue asks for, end to end: `frontdesk serve` (one worker, embedded
+defaults, the LLM quick start pointed at the mock vendor, a ruleset whose rule answers
+product questions with a model prompt) and bare_relay_app.py (Starlette relaying the
+text to the same mock with the same HTTP client: httpx on the aiohttp transport), each
+pinned to core 0; wrk and the mock vendor (tests/mock_vendor.py, answering after
+--latency seconds) on core 1. Every question is new, so no answer comes from the cache;
+every turn runs every stage, the answer action, the router, one vendor call, the output
+checks and the audit record. Prints req/s, p50/p99 and the server's CPU per request for
+--connections and 1 connection, and the ratios (target >= 0.4). Needs wrk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from bench_http import BIN, CLIENT_CORE, HERE, ROOT, SERVER_CORE, free_port, wait_http, wrk
+from bench_llm_turn import RULESET
+
+
+def first_turn(url: str) -> dict:
+    """One request as wrk sends them; the bench is void unless the model answered it."""
+    body = json.dumps({"conversation_id": "check", "user_id": "u", "text": "do you sell umbrellas in size 1"})
+    request = urllib.request.Request(url, body.encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the mock vendor takes to answer")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="fd-bench-llm-"))
+    (tmp / "bench-llm").mkdir()
+    (tmp / "bench-llm" / "ruleset.yaml").write_text(RULESET, encoding="utf-8")
+    mock_port, fd_port, bare_port = free_port(), free_port(), free_port()
+    env = os.environ | {
+        "FRONTDESK_LLM_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
+        "FRONTDESK_LLM_API_KEY": "sk-bench",
+        "FRONTDESK_LLM_MODEL": "bench",
+        "FRONTDESK_AUDIT_DIR": str(tmp / "audit"),
+        "FRONTDESK_CACHE_DIR": str(tmp / "cache"),
+    }
+    pin = ["taskset", "-c", SERVER_CORE]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(argv: list[str], name: str) -> subprocess.Popen[bytes]:
+        log = (tmp / f"{name}.log").open("wb")
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        procs.append(proc)
+        return proc
+
+    try:
+        mock = ["taskset", "-c", CLIENT_CORE, sys.executable, str(ROOT / "tests" / "mock_vendor.py")]
+        start([*mock, "--port", str(mock_port), "--latency", str(args.latency)], "mock")
+        serve = [str(BIN / "frontdesk"), "serve", "--rulesets", str(tmp / "bench-llm"), "--port", str(fd_port)]
+        fd = start([*pin, *serve, "--log-level", "warning"], "frontdesk")
+        bare = start(
+            [
+                *pin,
+                *(str(BIN / "uvicorn"), "--app-dir", str(HERE), "bare_relay_app:app", "--port", str(bare_port)),
+                *("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"),
+            ],
+            "bare",
+        )
+        fd_url, bare_url = f"http://127.0.0.1:{fd_port}/v1/messages", f"http://127.0.0.1:{bare_port}/v1/messages"
+        wait_http(f"http://127.0.0.1:{fd_port}/readyz", fd)
+        wait_http(bare_url, bare)
+        reply = first_turn(fd_url)["reply"]
+        if reply["source"] != "llm":
+            raise SystemExit(f"the turn was not answered by the model: {reply}")
+        results = {}
+        for name, url, proc in (("frontdesk", fd_url, fd), ("bare relay", bare_url, bare)):
+            wrk(url, args.connections, 2, script="post_question.lua")  # warm-up: connections, caches
+            for conns in (args.connections, 1):
+                results[name, conns] = wrk(url, conns, args.duration, proc.pid, script="post_question.lua")
+        where = f"servers on core {SERVER_CORE}, wrk and the mock on core {CLIENT_CORE}"
+        print(f"mock vendor answering in {args.latency * 1000:g} ms; {where}")
+        for (name, conns), r in results.items():
+            print(
+                f"{name:10} {conns:3} conn  {r['rps']:9.0f} req/s  p50 {r['p50']:7.3f} ms  p99 {r['p99']:7.3f} ms"
+                f"  server CPU {r['cpu_ms']:.3f} ms/req"
+            )
+        fd_n, bare_n = results["frontdesk", args.connections], results["bare relay", args.connections]
+        print(f"ratio to the bare relay at {args.connections} connections: {fd_n['rps'] / bare_n['rps']:.2f}")
+        print(f"ratio of CPU per request (bare / frontdesk): {bare_n['cpu_ms'] / fd_n['cpu_ms']:.2f}  (target >= 0.4)")
+        fd1, bare1 = results["frontdesk", 1], results["bare relay", 1]
+        print(f"latency at 1 connection: p50 {fd1['p50']:.3f} ms ({fd1['p50'] - bare1['p50']:+.3f} ms over the relay)")
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
