@@ -67,16 +67,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(
-    url: str, connections: int, duration: int, pid: int | None = None, script: str = "post_message.lua"
-) -> dict[str, float]:
-    """One wrk run of `script` (in this folder); with `pid`, also the server's CPU time per request
-    (immune to noisy neighbours)."""
+def wrk(url: str, connections: int, duration: int, pid: int | None = None) -> dict[str, float]:
+    """One wrk run; with `pid`, also the server's CPU time per request (immune to noisy neighbours)."""
     cpu_before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [
             *("taskset", "-c", CLIENT_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"),
-            *("-s", str(HERE / script), url),
+            *("-s", str(HERE / "post_message.lua"), url),
         ],
         check=True,
         capture_output=True,
@@ -96,6 +93,32 @@ def wrk(
         assert m is not None
         result[f"p{p}"] = float(m[1]) * _UNITS[m[2]]
     return result
+
+
+class Processes:
+    """The processes of one bench run, each logging to a file in `folder`; all stopped on leaving."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder, self.env = folder, env
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: list[str], name: str) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("wb")
+        proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.started.append(proc)
+        return proc
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in reversed(self.started):
+            proc.terminate()
+        for proc in self.started:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def profile(pid: int, url: str, connections: int, duration: int, out: Path) -> None:
@@ -172,20 +195,12 @@ def main() -> int:
         never = "1000000/s"  # every bucket is checked and drawn from; none ever refuses
         env |= {"FRONTDESK_AUTH": "keys", **{f"FRONTDESK_RATE_{b}": never for b in ("TENANT", "USER", "IP")}}
     pin = ["taskset", "-c", SERVER_CORE]
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(args: list[str], name: str) -> subprocess.Popen[bytes]:
-        log = (tmp / f"{name}.log").open("wb")
-        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        procs.append(proc)
-        return proc
-
     load_before = f"{os.getloadavg()[0]:.2f}"  # other work on these cores skews req/s, not CPU/req
-    try:
+    with Processes(tmp, env) as procs:
         # Redis shares wrk's core: core 0 is the app server's alone, as with Redis on another host
         redis_args = ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"]
-        start(["taskset", "-c", CLIENT_CORE, *redis_args], "redis")
-        fd = start(
+        procs.start(["taskset", "-c", CLIENT_CORE, *redis_args], "redis")
+        fd = procs.start(
             [
                 *pin,
                 str(BIN / "frontdesk"),
@@ -198,7 +213,7 @@ def main() -> int:
             ],
             "frontdesk",
         )
-        bare = start(
+        bare = procs.start(
             [
                 *pin,
                 str(BIN / "uvicorn"),
@@ -239,14 +254,6 @@ def main() -> int:
         print(f"latency at 1 connection: p50 {fd1['p50']:.3f} ms ({fd1['p50'] - bare1['p50']:+.3f} ms over bare)")
         if args.profile:
             profile(fd.pid, fd_url, args.connections, args.duration, tmp / "serve.pyspy.txt")
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     return 0
 
 

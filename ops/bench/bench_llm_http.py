@@ -19,13 +19,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench_http import BIN, CLIENT_CORE, HERE, ROOT, SERVER_CORE, free_port, wait_http, wrk
+from bench_http import BIN, CLIENT_CORE, HERE, ROOT, SERVER_CORE, Processes, free_port, wait_http, wrk
 from bench_llm_turn import RULESET
 
 
@@ -57,20 +56,12 @@ def main() -> int:
         "FRONTDESK_CACHE_DIR": str(tmp / "cache"),
     }
     pin = ["taskset", "-c", SERVER_CORE]
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(argv: list[str], name: str) -> subprocess.Popen[bytes]:
-        log = (tmp / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        procs.append(proc)
-        return proc
-
-    try:
+    with Processes(tmp, env) as procs:
         mock = ["taskset", "-c", CLIENT_CORE, sys.executable, str(ROOT / "tests" / "mock_vendor.py")]
-        start([*mock, "--port", str(mock_port), "--latency", str(args.latency)], "mock")
+        procs.start([*mock, "--port", str(mock_port), "--latency", str(args.latency)], "mock")
         serve = [str(BIN / "frontdesk"), "serve", "--rulesets", str(tmp / "bench-llm"), "--port", str(fd_port)]
-        fd = start([*pin, *serve, "--log-level", "warning"], "frontdesk")
-        bare = start(
+        fd = procs.start([*pin, *serve, "--log-level", "warning"], "frontdesk")
+        bare = procs.start(
             [
                 *pin,
                 *(str(BIN / "uvicorn"), "--app-dir", str(HERE), "bare_relay_app:app", "--port", str(bare_port)),
@@ -81,14 +72,15 @@ def main() -> int:
         fd_url, bare_url = f"http://127.0.0.1:{fd_port}/v1/messages", f"http://127.0.0.1:{bare_port}/v1/messages"
         wait_http(f"http://127.0.0.1:{fd_port}/readyz", fd)
         wait_http(bare_url, bare)
+        os.environ["UNIQUE_QUESTIONS"] = "1"  # read by post_message.lua: every question new, no cache hit
         reply = first_turn(fd_url)["reply"]
         if reply["source"] != "llm":
             raise SystemExit(f"the turn was not answered by the model: {reply}")
         results = {}
         for name, url, proc in (("frontdesk", fd_url, fd), ("bare relay", bare_url, bare)):
-            wrk(url, args.connections, 2, script="post_question.lua")  # warm-up: connections, caches
+            wrk(url, args.connections, 2)  # warm-up: connections, caches
             for conns in (args.connections, 1):
-                results[name, conns] = wrk(url, conns, args.duration, proc.pid, script="post_question.lua")
+                results[name, conns] = wrk(url, conns, args.duration, proc.pid)
         where = f"servers on core {SERVER_CORE}, wrk and the mock on core {CLIENT_CORE}"
         print(f"mock vendor answering in {args.latency * 1000:g} ms; {where}")
         for (name, conns), r in results.items():
@@ -101,14 +93,6 @@ def main() -> int:
         print(f"ratio of CPU per request (bare / frontdesk): {bare_n['cpu_ms'] / fd_n['cpu_ms']:.2f}  (target >= 0.4)")
         fd1, bare1 = results["frontdesk", 1], results["bare relay", 1]
         print(f"latency at 1 connection: p50 {fd1['p50']:.3f} ms ({fd1['p50'] - bare1['p50']:+.3f} ms over the relay)")
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     return 0
 
 
