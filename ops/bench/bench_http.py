@@ -4,10 +4,12 @@
 
 Starts its own redis-server, `frontdesk serve` (one worker, Redis store) and
 bare_redis_app.py, each server pinned to core 0, and runs wrk and Redis on core 1:
-32 connections for --duration seconds, then 1 connection for the latency floor.
+32 connections, then 1 connection for the latency floor, the two servers taking
+turns for --rounds rounds (--duration seconds per server and load in all).
 Prints req/s, p50/p99, the server's CPU time per request (read from /proc: it
 holds when other work shares the cores, which req/s does not), the ratios to
-the bare endpoint and the latency Frontdesk adds at one connection. --profile
+the bare endpoint and the latency Frontdesk adds at one connection, each the
+median over rounds of the figures of neighbouring runs. --profile
 samples the serve process with py-spy during an extra 32-connection run and
 prints where its time goes. --secure serves with FRONTDESK_AUTH=keys (wrk sends a
 key made with `frontdesk keys create`) and tenant, user and address rate limits
@@ -24,6 +26,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,6 +124,43 @@ class Processes:
                 proc.kill()
 
 
+Server = tuple[str, str, int]  # name, URL, pid
+
+
+def compare(subject: Server, reference: Server, connections: int, duration: int, rounds: int) -> None:
+    """Both servers in turn, `rounds` times, at `connections` and at 1 connection, `duration` seconds
+    in all per server and load; prints each round, then the medians of the figures and of the
+    ratios taken within a round. The hosts we measure on change speed by 2x within minutes: runs
+    next to each other share the speed, so ratios are taken between them, never across rounds."""
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for server in (subject, reference):
+        wrk(server[1], connections, 2)  # warm-up: connections, caches, Lua scripts
+    for r in range(rounds):
+        for conns in (connections, 1):
+            for name, url, pid in (subject, reference):
+                found = wrk(url, conns, max(1, duration // rounds), pid)
+                runs.setdefault((name, conns), []).append(found)
+                print(
+                    f"round {r + 1}  {name:10} {conns:3} conn  {found['rps']:7.0f} req/s  p50 {found['p50']:7.3f} ms"
+                    f"  p99 {found['p99']:7.3f} ms  server CPU {found['cpu_ms']:.3f} ms/req"
+                )
+    print("medians:")
+    for (name, conns), found in runs.items():
+        rps, cpu = (statistics.median(f[k] for f in found) for k in ("rps", "cpu_ms"))
+        p50, p99 = (statistics.median(f[k] for f in found) for k in ("p50", "p99"))
+        print(
+            f"{name:10} {conns:3} conn  {rps:7.0f} req/s  p50 {p50:7.3f} ms  p99 {p99:7.3f} ms"
+            f"  server CPU {cpu:.3f} ms/req (= {1000 / cpu:.0f} req per CPU-second)"
+        )
+    ours, theirs = runs[subject[0], connections], runs[reference[0], connections]
+    rate = statistics.median(a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True))
+    cpu = statistics.median(b["cpu_ms"] / a["cpu_ms"] for a, b in zip(ours, theirs, strict=True))
+    print(f"ratio to {reference[0]} at {connections} connections: {rate:.2f} req/s, {cpu:.2f} by CPU per request")
+    ours, theirs = runs[subject[0], 1], runs[reference[0], 1]
+    added = statistics.median(a["p50"] - b["p50"] for a, b in zip(ours, theirs, strict=True))
+    print(f"latency added at 1 connection: p50 {added:+.3f} ms over {reference[0]}")
+
+
 def profile(pid: int, url: str, connections: int, duration: int, out: Path) -> None:
     """Sample the server with py-spy while wrk loads it; print where its time goes (the sampling
     slows the server: the shares count, not the rate)."""
@@ -179,8 +219,9 @@ PARTS = [
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ruleset", type=Path, default=ROOT / "rulesets" / "shop-zh")
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=12)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="the servers take turns this many times")
     parser.add_argument("--profile", action="store_true", help="also sample the serve process with py-spy")
     parser.add_argument("--secure", action="store_true", help="API keys and rate limits on")
     args = parser.parse_args()
@@ -233,25 +274,14 @@ def main() -> int:
             create = [str(BIN / "frontdesk"), "keys", "create", "--tenant", "bench", "--scope", "messages"]
             key = subprocess.run(create, env=env, check=True, capture_output=True, text=True).stdout.strip()
             os.environ["FRONTDESK_BENCH_KEY"] = key  # read by post_message.lua
-        results: dict[tuple[str, int], dict[str, float]] = {}
-        for name, url, proc in (("frontdesk", fd_url, fd), ("bare", bare_url, bare)):
-            wrk(url, args.connections, 2)  # warm-up: connections, caches, Lua scripts
-            for conns in (args.connections, 1):
-                results[name, conns] = wrk(url, conns, args.duration, proc.pid)
         secure = "API keys and rate limits on" if args.secure else "no key, no rate limits"
-        print(f"ruleset {args.ruleset.name}, {secure}")
-        print(f"servers on core {SERVER_CORE}, wrk and Redis on core {CLIENT_CORE}")
+        print(
+            f"ruleset {args.ruleset.name}, {secure}; servers on core {SERVER_CORE}, wrk and Redis on core {CLIENT_CORE}"
+        )
+        compare(
+            ("frontdesk", fd_url, fd.pid), ("bare", bare_url, bare.pid), args.connections, args.duration, args.rounds
+        )
         print(f"load average before the runs: {load_before}; after: {os.getloadavg()[0]:.2f}")
-        for (name, conns), r in results.items():
-            print(
-                f"{name:10} {conns:3} conn  {r['rps']:9.0f} req/s  p50 {r['p50']:7.3f} ms  p99 {r['p99']:7.3f} ms"
-                f"  server CPU {r['cpu_ms']:.3f} ms/req (= {1000 / r['cpu_ms']:.0f} req per CPU-second)"
-            )
-        fd32, bare32 = results["frontdesk", args.connections], results["bare", args.connections]
-        fd1, bare1 = results["frontdesk", 1], results["bare", 1]
-        print(f"ratio to the bare Redis endpoint at {args.connections} connections: {fd32['rps'] / bare32['rps']:.2f}")
-        print(f"ratio of CPU per request (bare / frontdesk): {bare32['cpu_ms'] / fd32['cpu_ms']:.2f}")
-        print(f"latency at 1 connection: p50 {fd1['p50']:.3f} ms ({fd1['p50'] - bare1['p50']:+.3f} ms over bare)")
         if args.profile:
             profile(fd.pid, fd_url, args.connections, args.duration, tmp / "serve.pyspy.txt")
     return 0

@@ -1,6 +1,6 @@
 """Full turns that call a model, over HTTP, against a bare Starlette relay to the same mock vendor.
 
-    .venv/bin/python ops/bench/bench_llm_http.py [--duration 10] [--connections 32] [--latency 0]
+    .venv/bin/python ops/bench/bench_llm_http.py [--duration 12] [--rounds 3] [--connections 32] [--latency 0]
 
 What the vendor issue asks for, end to end: `frontdesk serve` (one worker, embedded
 defaults, the LLM quick start pointed at the mock vendor, a ruleset whose rule answers
@@ -10,7 +10,8 @@ pinned to core 0; wrk and the mock vendor (tests/mock_vendor.py, answering after
 --latency seconds) on core 1. Every question is new, so no answer comes from the cache;
 every turn runs every stage, the answer action, the router, one vendor call, the output
 checks and the audit record. Prints req/s, p50/p99 and the server's CPU per request for
---connections and 1 connection, and the ratios (target >= 0.4). Needs wrk.
+--connections and 1 connection, the servers taking turns for --rounds rounds, and the
+ratios (target >= 0.4) as medians over rounds (see bench_http.compare). Needs wrk.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench_http import BIN, CLIENT_CORE, HERE, ROOT, SERVER_CORE, Processes, free_port, wait_http, wrk
+from bench_http import BIN, CLIENT_CORE, HERE, ROOT, SERVER_CORE, Processes, compare, free_port, wait_http
 from bench_llm_turn import RULESET
 
 
@@ -38,8 +39,9 @@ def first_turn(url: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=12)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="the servers take turns this many times")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds the mock vendor takes to answer")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -76,23 +78,15 @@ def main() -> int:
         reply = first_turn(fd_url)["reply"]
         if reply["source"] != "llm":
             raise SystemExit(f"the turn was not answered by the model: {reply}")
-        results = {}
-        for name, url, proc in (("frontdesk", fd_url, fd), ("bare relay", bare_url, bare)):
-            wrk(url, args.connections, 2)  # warm-up: connections, caches
-            for conns in (args.connections, 1):
-                results[name, conns] = wrk(url, conns, args.duration, proc.pid)
         where = f"servers on core {SERVER_CORE}, wrk and the mock on core {CLIENT_CORE}"
-        print(f"mock vendor answering in {args.latency * 1000:g} ms; {where}")
-        for (name, conns), r in results.items():
-            print(
-                f"{name:10} {conns:3} conn  {r['rps']:9.0f} req/s  p50 {r['p50']:7.3f} ms  p99 {r['p99']:7.3f} ms"
-                f"  server CPU {r['cpu_ms']:.3f} ms/req"
-            )
-        fd_n, bare_n = results["frontdesk", args.connections], results["bare relay", args.connections]
-        print(f"ratio to the bare relay at {args.connections} connections: {fd_n['rps'] / bare_n['rps']:.2f}")
-        print(f"ratio of CPU per request (bare / frontdesk): {bare_n['cpu_ms'] / fd_n['cpu_ms']:.2f}  (target >= 0.4)")
-        fd1, bare1 = results["frontdesk", 1], results["bare relay", 1]
-        print(f"latency at 1 connection: p50 {fd1['p50']:.3f} ms ({fd1['p50'] - bare1['p50']:+.3f} ms over the relay)")
+        print(f"mock vendor answering in {args.latency * 1000:g} ms; {where}; target >= 0.4")
+        compare(
+            ("frontdesk", fd_url, fd.pid),
+            ("bare relay", bare_url, bare.pid),
+            args.connections,
+            args.duration,
+            args.rounds,
+        )
     return 0
 
 
