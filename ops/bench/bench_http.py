@@ -153,9 +153,12 @@ def compare(subject: Server, reference: Server, connections: int, duration: int,
             f"  server CPU {cpu:.3f} ms/req (= {1000 / cpu:.0f} req per CPU-second)"
         )
     ours, theirs = runs[subject[0], connections], runs[reference[0], connections]
-    rate = statistics.median(a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True))
-    cpu = statistics.median(b["cpu_ms"] / a["cpu_ms"] for a, b in zip(ours, theirs, strict=True))
-    print(f"ratio to {reference[0]} at {connections} connections: {rate:.2f} req/s, {cpu:.2f} by CPU per request")
+    rates = [a["rps"] / b["rps"] for a, b in zip(ours, theirs, strict=True)]
+    cpus = [b["cpu_ms"] / a["cpu_ms"] for a, b in zip(ours, theirs, strict=True)]
+    each = ", ".join(f"{r:.3f}/{c:.3f}" for r, c in zip(rates, cpus, strict=True))
+    print(f"ratio to {reference[0]} at {connections} connections, req/s / by CPU per request, by round: {each}")
+    rate, cpu = statistics.median(rates), statistics.median(cpus)
+    print(f"ratio to {reference[0]} at {connections} connections: {rate:.3f} req/s, {cpu:.3f} by CPU per request")
     ours, theirs = runs[subject[0], 1], runs[reference[0], 1]
     added = statistics.median(a["p50"] - b["p50"] for a, b in zip(ours, theirs, strict=True))
     print(f"latency added at 1 connection: p50 {added:+.3f} ms over {reference[0]}")
