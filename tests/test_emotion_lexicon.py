@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
-import sys
-from collections.abc import Callable
 
 import pluggy
 import pytest
+from call_counting import count_calls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -304,22 +303,6 @@ def test_lexicon_pattern_reads_a_bounded_stretch() -> None:
         assert widest <= 40
 
 
-def _count_calls(run: Callable[[], object]) -> int:
-    calls = 0
-
-    def profile(frame: object, event: str, arg: object) -> None:
-        nonlocal calls
-        if event in ("call", "c_call"):
-            calls += 1
-
-    sys.setprofile(profile)
-    try:
-        run()
-    finally:
-        sys.setprofile(None)
-    return calls
-
-
 def test_work_grows_linearly_on_adversarial_input() -> None:
     rng = random.Random(3)
     alphabet = "不没非常太很差好急呵服了!！ notbadveryNOT"
@@ -329,8 +312,8 @@ def test_work_grows_linearly_on_adversarial_input() -> None:
         pieces = ["不", "不不好", "非常", "very ", "not ", "差", "a", "12315", "!", "呵呵"]
         return [soup, *((p * (size // len(p) + 1))[:size] for p in pieces)]
 
-    small = [_count_calls(lambda t=t: detect(t, "zh")) for t in inputs(10_000)]
-    large = [_count_calls(lambda t=t: detect(t, "zh")) for t in inputs(100_000)]
+    small = [count_calls(lambda t=t: detect(t, "zh")) for t in inputs(10_000)]
+    large = [count_calls(lambda t=t: detect(t, "zh")) for t in inputs(100_000)]
     for few, many in zip(small, large, strict=True):
         assert many <= 12 * few + 100, (few, many)
         assert many <= 15 * 100_000

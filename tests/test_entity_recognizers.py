@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 import re
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pluggy
 import pytest
+from call_counting import count_calls
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -507,28 +507,11 @@ def _adversarial(size: int) -> list[str]:
     return [soup, *((piece * (size // len(piece) + 1))[:size] for piece in pieces)]
 
 
-def _count_calls(run: Callable[[], object]) -> int:
-    """Python and builtin calls made by `run`: a deterministic count of the work done outside the regex engine."""
-    calls = 0
-
-    def profile(frame: object, event: str, arg: object) -> None:
-        nonlocal calls
-        if event in ("call", "c_call"):
-            calls += 1
-
-    sys.setprofile(profile)
-    try:
-        run()
-    finally:
-        sys.setprofile(None)
-    return calls
-
-
 @pytest.mark.parametrize("kind", sorted(RECOGNIZERS))
 def test_work_grows_linearly_on_adversarial_input(kind: str) -> None:
     recognize = RECOGNIZERS[kind]
-    small = [_count_calls(lambda t=t: recognize(t, NOW)) for t in _adversarial(10_000)]
-    large = [_count_calls(lambda t=t: recognize(t, NOW)) for t in _adversarial(100_000)]
+    small = [count_calls(lambda t=t: recognize(t, NOW)) for t in _adversarial(10_000)]
+    large = [count_calls(lambda t=t: recognize(t, NOW)) for t in _adversarial(100_000)]
     for few, many in zip(small, large, strict=True):
         # ten times the text, about ten times the work (quadratic work would be a hundred times)
         assert many <= 12 * few + 200, (few, many)
