@@ -20,6 +20,7 @@ from frontdesk.plugins.offline_intents import (
     train,
     trim_suffix,
     word_ngrams,
+    word_pairs,
 )
 
 EXAMPLES = [
@@ -122,15 +123,16 @@ def test_out_of_scope_message_is_less_confident(classifier: TfidfSvmClassifier) 
 
 
 def test_lean_decision_equals_sklearn_pipeline() -> None:
+    # the lean path keeps its weights in float32: equal to sklearn within single precision
     texts = [normalize(text) for text, _ in EXAMPLES]
     labels = [label for _, label in EXAMPLES]
-    chars, words = fit_vectorizers(texts)
-    svm = fit_svm(sklearn_features(chars, words, texts), labels)
-    lean = TfidfSvmClassifier.from_svm(chars, words, svm, temperature=0.2, background=-0.3)
+    chars, words, pairs = fit_vectorizers(texts)
+    svm = fit_svm(sklearn_features(chars, words, pairs, texts), labels)
+    lean = TfidfSvmClassifier.from_svm(chars, words, pairs, svm, temperature=0.2, background=-0.3)
     for text in QUERIES + [t for t, _ in EXAMPLES]:
-        reference = class_scores(svm, sklearn_features(chars, words, [normalize(text)]))[0]
-        np.testing.assert_allclose(lean.decision(text), reference, rtol=1e-9, atol=1e-12)
-    assert svm.predict(sklearn_features(chars, words, texts)).tolist() == [
+        reference = class_scores(svm, sklearn_features(chars, words, pairs, [normalize(text)]))[0]
+        np.testing.assert_allclose(lean.decision(text), reference, rtol=1e-5, atol=1e-6)
+    assert svm.predict(sklearn_features(chars, words, pairs, texts)).tolist() == [
         lean.labels[int(np.argmax(lean.decision(t)))] for t in texts
     ]
 
@@ -138,20 +140,37 @@ def test_lean_decision_equals_sklearn_pipeline() -> None:
 def test_lean_decision_equals_sklearn_for_two_intents() -> None:
     examples = [(t, label) for t, label in EXAMPLES if label in {"refund", "human"}]
     texts = [normalize(text) for text, _ in examples]
-    chars, words = fit_vectorizers(texts)
-    svm = fit_svm(sklearn_features(chars, words, texts), [label for _, label in examples])
-    lean = TfidfSvmClassifier.from_svm(chars, words, svm, temperature=0.2, background=-0.3)
+    chars, words, pairs = fit_vectorizers(texts)
+    svm = fit_svm(sklearn_features(chars, words, pairs, texts), [label for _, label in examples])
+    lean = TfidfSvmClassifier.from_svm(chars, words, pairs, svm, temperature=0.2, background=-0.3)
     for text in QUERIES:
         # sklearn scores two classes with one column: positive means the second class
-        reference = svm.decision_function(sklearn_features(chars, words, [normalize(text)]))[0]
-        np.testing.assert_allclose(lean.decision(text), [-reference, reference], rtol=1e-9, atol=1e-12)
+        reference = svm.decision_function(sklearn_features(chars, words, pairs, [normalize(text)]))[0]
+        np.testing.assert_allclose(lean.decision(text), [-reference, reference], rtol=1e-5, atol=1e-6)
 
 
 def test_word_ngrams_equal_sklearn_analyzer() -> None:
-    _, words = fit_vectorizers([normalize(text) for text, _ in EXAMPLES])
+    _, words, _ = fit_vectorizers([normalize(text) for text, _ in EXAMPLES])
     analyze = words.build_analyzer()
     for text in QUERIES + DEGENERATE + ["charges charged, charging: the card's fees applied"]:
         assert word_ngrams(normalize(text)) == analyze(normalize(text))
+
+
+def test_word_pairs_equal_sklearn_analyzer() -> None:
+    _, _, pairs = fit_vectorizers([normalize(text) for text, _ in EXAMPLES])
+    analyze = pairs.build_analyzer()
+    for text in QUERIES + DEGENERATE:
+        assert word_pairs(normalize(text)) == analyze(normalize(text))
+
+
+def test_word_pairs_join_nearby_words_in_either_order() -> None:
+    # function words are left out; either order and any inflection make the same pair
+    assert word_pairs("card arrived") == word_pairs("the card arrives") == ["arriv~card"] * 2
+    # "not" is a stop word of sklearn's list only: its pairs are made once
+    assert sorted(word_pairs("the card has not arrived")) == ["arriv~card", "arriv~card", "arriv~not", "card~not"]
+    assert word_pairs("arrived card") == word_pairs("card arrived")
+    assert word_pairs("我的快递到哪了") == []
+    assert word_pairs("card") == word_pairs("") == []
 
 
 def test_trim_suffix_joins_inflections_only() -> None:
@@ -252,8 +271,8 @@ def test_normalize_is_stable_and_clean() -> None:
 
 def test_calibration_falls_back_to_defaults_without_held_out_data() -> None:
     texts = [normalize("refund"), normalize("human")]
-    chars, words = fit_vectorizers(texts)
-    features = sklearn_features(chars, words, texts)
+    chars, words, pairs = fit_vectorizers(texts)
+    features = sklearn_features(chars, words, pairs, texts)
     # one example per intent: no fold keeps two intents to train on
     assert fit_calibration(features, np.array(["refund", "human"]), ["human", "refund"]) == (
         offline_intents.DEFAULT_TEMPERATURE,
@@ -264,9 +283,9 @@ def test_calibration_falls_back_to_defaults_without_held_out_data() -> None:
 def test_calibration_learns_from_held_out_folds() -> None:
     texts = [normalize(text) for text, _ in EXAMPLES]
     labels = np.array([label for _, label in EXAMPLES])
-    chars, words = fit_vectorizers(texts)
+    chars, words, pairs = fit_vectorizers(texts)
     temperature, background = fit_calibration(
-        sklearn_features(chars, words, texts), labels, sorted(set(labels.tolist()))
+        sklearn_features(chars, words, pairs, texts), labels, sorted(set(labels.tolist()))
     )
     assert 0.01 <= temperature <= 10.0 and -3.0 <= background <= 3.0
     assert (temperature, background) != (

@@ -205,13 +205,15 @@ def speed_versus_sklearn(name: str, train: Path) -> None:
 
     rows = read_labelled(train, "text", "intent")
     texts = [model.normalize(text) for text, _ in rows]
-    chars, words = model.fit_vectorizers(texts)
-    svm = model.fit_svm(model.sklearn_features(chars, words, texts), [label for _, label in rows])
-    lean = model.TfidfSvmClassifier.from_svm(chars, words, svm, model.DEFAULT_TEMPERATURE, model.DEFAULT_BACKGROUND)
+    chars, words, pairs = model.fit_vectorizers(texts)
+    svm = model.fit_svm(model.sklearn_features(chars, words, pairs, texts), [label for _, label in rows])
+    lean = model.TfidfSvmClassifier.from_svm(
+        chars, words, pairs, svm, model.DEFAULT_TEMPERATURE, model.DEFAULT_BACKGROUND
+    )
     message = SPEED_MESSAGES[name]
 
     def reference() -> Any:
-        return model.class_scores(svm, model.sklearn_features(chars, words, [model.normalize(message)]))
+        return model.class_scores(svm, model.sklearn_features(chars, words, pairs, [model.normalize(message)]))
 
     print(
         f"{name}: {len(svm.classes_)} intents, {len(message)}-char message, p50: "
