@@ -72,6 +72,9 @@ MIN_STEM = 3
 # to PAIR_PREFIX letters after trimming ("verification" and "verify" meet as "verif").
 PAIR_WINDOW = 8
 PAIR_PREFIX = 5
+# Pairs come from the first PAIR_WORDS words of each list: the intent shows early, and a long
+# message would otherwise cost about 14 pairs per word (a 400-word message: 0.7 ms more).
+PAIR_WORDS = 64
 # Pairs are made twice: without sklearn's long English stop list (content words only) and
 # without this short list of the emptiest words (so "why", "not", "how" and "when" pair too);
 # a pair of content words is in both and so weighs more.
@@ -157,7 +160,7 @@ def stem_pairs(words: list[str], stems: list[str]) -> list[str]:
     for skip in (ENGLISH_STOP_WORDS, _FUNCTION_WORDS):
         kept = [
             stem[:PAIR_PREFIX] for word, stem in zip(words, stems, strict=True) if word.isascii() and word not in skip
-        ]
+        ][:PAIR_WORDS]
         for i, a in enumerate(kept):
             for b in kept[i + 1 : i + PAIR_WINDOW]:
                 if a < b:

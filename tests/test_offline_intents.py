@@ -173,6 +173,17 @@ def test_word_pairs_join_nearby_words_in_either_order() -> None:
     assert word_pairs("card") == word_pairs("") == []
 
 
+def test_word_pairs_come_from_the_first_words_of_a_long_message() -> None:
+    cap = offline_intents.PAIR_WORDS
+    words = [f"w{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}x" for i in range(4 * cap)]  # distinct content words
+    pairs = word_pairs(" ".join(words))
+    window = offline_intents.PAIR_WINDOW - 1
+    # two stop lists, each pairing its first `cap` words with up to `window` followers
+    assert len(pairs) == 2 * sum(min(window, cap - 1 - i) for i in range(cap))
+    assert not any(words[cap] in pair for pair in pairs)
+    assert word_pairs(" ".join(words[:cap])) == pairs
+
+
 def test_trim_suffix_joins_inflections_only() -> None:
     assert {trim_suffix(w) for w in ["charge", "charges", "charged", "charging"]} == {"charg"}
     assert {trim_suffix(w) for w in ["apply", "applies", "applied"]} == {"appli"}
