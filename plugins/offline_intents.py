@@ -246,9 +246,7 @@ class TfidfSvmClassifier:
         self._word_cache: dict[str, list[int]] = {}
         # Rows are features, so a message's features gather into one small block; the
         # last row is the bias, gathered with weight 1 so one product gives the scores.
-        # float32: half the memory of a matrix of (features x labels), which word pairs make
-        # large (CLINC150, 151 labels: 106k rows, 64 MB), at no cost to the ranking.
-        self._weights = np.ascontiguousarray(np.vstack([weights, bias]), dtype=np.float32)
+        self._weights = np.ascontiguousarray(np.vstack([weights, bias]), dtype=np.float64)
         self._bias_row = len(self._idf)
 
     @classmethod
@@ -276,7 +274,7 @@ class TfidfSvmClassifier:
             return None
         idx.append(self._bias_row)
         values.append(1.0)
-        return np.array(values, dtype=np.float32) @ self._weights.take(np.array(idx), axis=0)
+        return np.array(values) @ self._weights.take(np.array(idx), axis=0)
 
     def _features(self, norm: str) -> tuple[list[int], list[float]]:
         """Feature indexes and values of a normalized text: sublinear TF-IDF, each block

@@ -123,7 +123,6 @@ def test_out_of_scope_message_is_less_confident(classifier: TfidfSvmClassifier) 
 
 
 def test_lean_decision_equals_sklearn_pipeline() -> None:
-    # the lean path keeps its weights in float32: equal to sklearn within single precision
     texts = [normalize(text) for text, _ in EXAMPLES]
     labels = [label for _, label in EXAMPLES]
     chars, words, pairs = fit_vectorizers(texts)
@@ -131,7 +130,7 @@ def test_lean_decision_equals_sklearn_pipeline() -> None:
     lean = TfidfSvmClassifier.from_svm(chars, words, pairs, svm, temperature=0.2, background=-0.3)
     for text in QUERIES + [t for t, _ in EXAMPLES]:
         reference = class_scores(svm, sklearn_features(chars, words, pairs, [normalize(text)]))[0]
-        np.testing.assert_allclose(lean.decision(text), reference, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(lean.decision(text), reference, rtol=1e-9, atol=1e-12)
     assert svm.predict(sklearn_features(chars, words, pairs, texts)).tolist() == [
         lean.labels[int(np.argmax(lean.decision(t)))] for t in texts
     ]
@@ -146,7 +145,7 @@ def test_lean_decision_equals_sklearn_for_two_intents() -> None:
     for text in QUERIES:
         # sklearn scores two classes with one column: positive means the second class
         reference = svm.decision_function(sklearn_features(chars, words, pairs, [normalize(text)]))[0]
-        np.testing.assert_allclose(lean.decision(text), [-reference, reference], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(lean.decision(text), [-reference, reference], rtol=1e-9, atol=1e-12)
 
 
 def test_word_ngrams_equal_sklearn_analyzer() -> None:
