@@ -270,11 +270,10 @@ class TfidfSvmClassifier:
         """Raw linear scores per label (the SVM's decision function); None when the
         message shares no feature with the training examples."""
         idx, values = self._features(normalize(text))
-        if not idx:
-            return None
-        idx.append(self._bias_row)
-        values.append(1.0)
-        return np.array(values) @ self._weights.take(np.array(idx), axis=0)
+        return self._scores(idx, values) if idx else None
+
+    def _scores(self, idx: list[int], values: list[float]) -> np.ndarray:
+        return np.array([*values, 1.0]) @ self._weights.take(np.array([*idx, self._bias_row]), axis=0)
 
     def _features(self, norm: str) -> tuple[list[int], list[float]]:
         """Feature indexes and values of a normalized text: sublinear TF-IDF, each block
@@ -321,11 +320,14 @@ class TfidfSvmClassifier:
         top = min(top, len(self.labels))
         if top < 1:
             return []
-        scores = self.decision(text)
-        if scores is None:  # no evidence for any intent
+        idx, values = self._features(normalize(text))
+        if not idx:  # no evidence for any intent
             return [(label, 0.0) for label in self.labels[:top]]
+        scores = self._scores(idx, values)
         if len(self.labels) == 1:
-            return [(self.labels[0], min(max(float(scores[0]), 0.0), 1.0))]
+            # cosine: the weights are the examples' unit centroid, and the message's own length
+            # depends on which blocks fired (Chinese text makes no word pairs)
+            return [(self.labels[0], min(max(float(scores[0]) / hypot(*values), 0.0), 1.0))]
         order = scores.argsort()[::-1][:top].tolist()
         # softmax over the labels and the background, computed for the labels returned only
         peak = max(float(scores[order[0]]), self.background)
@@ -354,9 +356,8 @@ def train(examples: list[tuple[str, str]]) -> TfidfSvmClassifier:
     if len(classes) == 1:
         centroid = np.asarray(features.mean(axis=0)).ravel()
         length = np.linalg.norm(centroid)
-        # cosine = x.c / (|x| |c|); |x| is sqrt(1 + WORD_WEIGHT^2 + PAIR_WEIGHT^2) when all blocks fire
-        scale = length * np.sqrt(1.0 + WORD_WEIGHT**2 + PAIR_WEIGHT**2) if length else 1.0
-        weights = (centroid / scale)[:, None]
+        # cosine = x.c / (|x| |c|): `predict` divides by |x|
+        weights = (centroid / (length or 1.0))[:, None]
         return TfidfSvmClassifier(classes, chars, words, pairs, weights, np.zeros(1), 1.0, 0.0)
     svm = fit_svm(features, labels)
     temperature, background = fit_calibration(features, np.array(labels), list(svm.classes_))

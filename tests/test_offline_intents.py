@@ -270,6 +270,20 @@ def test_single_intent_scores_resemblance() -> None:
     assert seen > 0.5 > unrelated
 
 
+def test_single_intent_score_is_the_cosine_to_its_examples() -> None:
+    # Chinese examples make no word pairs, English ones do: the score must not depend on an
+    # assumption about which feature blocks a message fires
+    examples = [("我的订单到哪了", "order_status"), ("查一下订单 where is my order", "order_status")]
+    classifier = train(examples)
+    texts = [normalize(text) for text, _ in examples] + [name_example("order_status")]
+    chars, words, pairs = fit_vectorizers(texts)
+    centroid = np.asarray(sklearn_features(chars, words, pairs, texts).mean(axis=0)).ravel()
+    for query in ["我的订单到哪了", "where is my order", "订单 where is my parcel"]:
+        x = sklearn_features(chars, words, pairs, [normalize(query)]).toarray().ravel()
+        cosine = x @ centroid / (np.linalg.norm(x) * np.linalg.norm(centroid))
+        assert classifier.predict(query, top=1)[0][1] == pytest.approx(cosine, rel=1e-9)
+
+
 def test_normalize_is_stable_and_clean() -> None:
     assert normalize("  Ｈｅｌｌｏ\t\tWORLD\u200b \x00! ") == "hello world !"
     assert normalize("lone\ud800surrogate") == "lone surrogate"
