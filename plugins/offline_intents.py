@@ -156,11 +156,10 @@ def word_pairs(text: str) -> list[str]:
 def stem_pairs(words: list[str], stems: list[str]) -> list[str]:
     """`word_pairs` of a text's words and their `trim_suffix` stems. English words only
     (ASCII): the stop lists are English, and a Chinese "word" is a whole clause."""
+    english = [(word, stem[:PAIR_PREFIX]) for word, stem in zip(words, stems, strict=True) if word.isascii()]
     pairs: list[str] = []
     for skip in (ENGLISH_STOP_WORDS, _FUNCTION_WORDS):
-        kept = [
-            stem[:PAIR_PREFIX] for word, stem in zip(words, stems, strict=True) if word.isascii() and word not in skip
-        ][:PAIR_WORDS]
+        kept = [prefix for word, prefix in english if word not in skip][:PAIR_WORDS]
         for i, a in enumerate(kept):
             for b in kept[i + 1 : i + PAIR_WINDOW]:
                 if a < b:
