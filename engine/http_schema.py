@@ -167,7 +167,6 @@ class ConversationStateOut(BaseModel):
     reask_count: int
     last_intent: str | None
     rule_memory: dict[str, list[float]] = Field(description="rule id -> times its `when` matched (windows)")
-    history: list[dict[str, Any]]
     tags: list[str]
     created_at: float
     updated_at: float

@@ -56,6 +56,8 @@ class Engine:
         self.default_ruleset = default_ruleset or next(iter(rulesets))
         self.services = services or {}
         self.record = record
+        # one count for every ruleset: it is asked for before the conversation's ruleset is known
+        self._history_to_load = max(self.history_turns(r) for r in rulesets.values())
 
     def ruleset(self, name: str | None) -> Ruleset:
         ruleset = self.rulesets.get(name or self.default_ruleset)
@@ -67,6 +69,13 @@ class Engine:
             )
         return ruleset
 
+    def history_turns(self, ruleset: Ruleset) -> int:
+        """How many earlier turns of the transcript prompts show the model under `ruleset`: none
+        without a model, which is the only built-in reader (so a turn without one reads none)."""
+        if self.services.get("llm") is None:
+            return 0
+        return min(ruleset.spec.settings.history_window, ruleset.spec.llm.history_turns)
+
     async def handle(self, message: Message, ruleset_name: str | None = None, *, actor: str = "api") -> dict[str, Any]:
         """Process one message; a repeated `message_id` returns the first result unchanged.
         `ruleset_name` picks the ruleset; without it the conversation keeps the one it began
@@ -76,7 +85,7 @@ class Engine:
         message.text = clean_text(message.text)
         message.message_id = message.message_id or uuid.uuid4().hex
         cid = message.conversation_id
-        async with self.store.turn(cid, message.message_id) as held:
+        async with self.store.turn(cid, message.message_id, history=self._history_to_load) as held:
             if held.result is not None:
                 return held.result  # a retry: the first attempt's result
             state = held.state or ConversationState(cid, user_id=message.user_id)
@@ -89,7 +98,9 @@ class Engine:
                     hint="split the message or raise settings.max_message_length in the ruleset",
                 )
             state.ruleset = ruleset.name
-            turn = Turn(message=message, state=state, ruleset=ruleset, services=self.services)
+            shown = self.history_turns(ruleset)
+            past = held.history[-shown:] if shown else []
+            turn = Turn(message=message, state=state, ruleset=ruleset, history=past, services=self.services)
             await self.run_stages(turn)
             remember(turn)
             state.updated_at = time.time()
@@ -133,12 +144,9 @@ def stored_reply(turn: Turn) -> str | None:
 
 
 def remember(turn: Turn) -> None:
-    """The conversation's history window, in its masked form."""
-    state = turn.state
+    """What the state keeps of the turn; its text and reply go to the transcript (`transcript_entry`)."""
     if turn.intent.name and turn.intent.name != "out_of_scope":
-        state.last_intent = turn.intent.name
-    state.history.append({"user": turn.masked_text, "bot": stored_reply(turn), "intent": turn.intent.name})
-    del state.history[: -turn.ruleset.spec.settings.history_window or len(state.history)]
+        turn.state.last_intent = turn.intent.name
 
 
 def transcript_entry(turn: Turn) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """What model vendors are shown: prompts for understanding and for answers, always masked.
 
 - Understanding lists the ruleset's intents (description and a few examples),
-  the entity types, the masked history window and the customer facts the
+  the entity types, the conversation's earlier turns and the customer facts the
   ruleset allows (`llm.customer_facts`), and asks for one JSON object.
 - Answers use a prompt the ruleset declares (`prompts:`): persona, instructions,
   few-shot pairs and a user template, plus emotion-aware lines ("apologise
@@ -9,9 +9,9 @@
 
 The customer's text is wrapped in <customer_message> tags and declared data,
 never instructions. Nothing original leaves: the message is the turn's masked
-text, history is stored masked, and template values and customer facts pass
-through the PII recognizers with the turn's vault (consistent placeholders that
-the output guard can restore).
+text, earlier turns come from the transcript (stored masked), and template
+values and customer facts pass through the PII recognizers with the turn's
+vault (consistent placeholders that the output guard can restore).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def history(turn: Turn, turns: int) -> list[tuple[str, str | None]]:
     """The last `turns` (customer, assistant) pairs as stored: masked."""
     if turns <= 0:
         return []
-    return [(str(h.get("user") or ""), h.get("bot")) for h in turn.state.history[-turns:]]
+    return [(str(h.get("user") or ""), h.get("bot")) for h in turn.history[-turns:]]
 
 
 def intent_names(ruleset: Ruleset) -> list[str]:
@@ -220,7 +220,7 @@ def is_customer_specific(turn: Turn, prompt: PromptDef, facts: list[str] | None 
     """Whether the prompt shows anything of this customer beyond their message (`facts`: its customer facts)."""
     if _shows_personal_variables(prompt.system, prompt.instructions, prompt.user):
         return True
-    return bool(customer_facts(turn) if facts is None else facts) or (prompt.history and bool(turn.state.history))
+    return bool(customer_facts(turn) if facts is None else facts) or (prompt.history and bool(turn.history))
 
 
 @lru_cache(maxsize=256)

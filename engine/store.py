@@ -1,7 +1,7 @@
 """Conversation storage behind one interface: process memory (embedded default) or Redis.
 
-A store keeps, per conversation: the state (slots, rule memory, history window,
-status), the transcript, the idempotency record of each processed message, and
+A store keeps, per conversation: the state (slots, rule memory, status), the
+transcript (which is also the history prompts show the model), the idempotency record of each processed message, and
 a lock that serialises turns. Transcripts go through `append_transcript`, the
 one seam where privacy masking applies.
 """
@@ -25,16 +25,18 @@ class OpenTurn:
 
     state: ConversationState | None  # None: a new conversation
     result: dict[str, Any] | None  # the stored result when the message was processed already
+    history: list[dict[str, Any]]  # the transcript's last entries, as many as asked for, oldest first
     # (state, transcript entry, result): write all three and end the hold
     commit: Callable[[ConversationState, dict[str, Any], dict[str, Any]], Awaitable[None]]
 
 
 class ConversationStore(Protocol):
-    def turn(self, conversation_id: str, message_id: str) -> AbstractAsyncContextManager[OpenTurn]:
-        """Hold the conversation for one turn: lock it and load its state, or yield the stored
-        result of `message_id` (then commit must not be called). `commit` saves the state (fenced),
-        appends the transcript entry and stores the result at once. The hot path: a store may do
-        it all in two round trips; the finer calls below serve everything else."""
+    def turn(self, conversation_id: str, message_id: str, *, history: int = 0) -> AbstractAsyncContextManager[OpenTurn]:
+        """Hold the conversation for one turn: lock it and load its state and the last `history`
+        transcript entries, or yield the stored result of `message_id` (then commit must not be
+        called). `commit` saves the state (fenced), appends the transcript entry and stores the
+        result at once. The hot path: a store may do it all in two round trips; the finer calls
+        below serve everything else."""
 
     async def load(self, conversation_id: str) -> ConversationState | None: ...
 
@@ -101,18 +103,21 @@ class MemoryStore:
         self._results[(conversation_id, message_id)] = result
 
     @asynccontextmanager
-    async def turn(self, conversation_id: str, message_id: str) -> AsyncIterator[OpenTurn]:
+    async def turn(self, conversation_id: str, message_id: str, *, history: int = 0) -> AsyncIterator[OpenTurn]:
         async def commit(state: ConversationState, entry: dict[str, Any], result: dict[str, Any]) -> None:
             await self.save(state)
             await self.append_transcript(conversation_id, entry)
             await self.put_result(conversation_id, message_id, result)
 
         if (done := self._results.get((conversation_id, message_id))) is not None:
-            yield OpenTurn(None, done, commit)  # a retry does not wait for the conversation
+            yield OpenTurn(None, done, [], commit)  # a retry does not wait for the conversation
             return
         async with self.lock(conversation_id):
-            done = self._results.get((conversation_id, message_id))
-            yield OpenTurn(None if done else await self.load(conversation_id), done, commit)
+            if (done := self._results.get((conversation_id, message_id))) is not None:
+                yield OpenTurn(None, done, [], commit)
+                return
+            past = self._transcripts.get(conversation_id, [])[-history:] if history > 0 else []
+            yield OpenTurn(await self.load(conversation_id), None, list(past), commit)
 
     @asynccontextmanager
     async def lock(self, conversation_id: str) -> AsyncIterator[int]:

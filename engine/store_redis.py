@@ -135,9 +135,10 @@ return {redis.call('DEL', KEYS[1]), redis.call('DEL', KEYS[2]), results}
 """
 )
 
-# A turn's first round trip. KEYS: lock, fence, state, result:<mid>; ARGV: token, lock_ttl_ms,
-# fence_ttl_ms. -> {0, result} for a message processed already (no lock taken), {-1} when
-# another turn holds the conversation, else {fence, state JSON or ''}.
+# A turn's first round trip. KEYS: lock, fence, state, result:<mid>, transcript; ARGV: token,
+# lock_ttl_ms, fence_ttl_ms, history. -> {0, result} for a message processed already (no lock
+# taken), {-1} when another turn holds the conversation, else {fence, state JSON or '', the last
+# `history` transcript entries}.
 _BEGIN = Script(
     """
 local done = redis.call('GET', KEYS[4])
@@ -153,7 +154,9 @@ else
   fence = redis.call('INCR', KEYS[2])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
-return {fence, redis.call('GET', KEYS[3]) or ''}
+local past = {}
+if tonumber(ARGV[4]) > 0 then past = redis.call('LRANGE', KEYS[5], -tonumber(ARGV[4]), -1) end
+return {fence, redis.call('GET', KEYS[3]) or '', past}
 """
 )
 
@@ -232,13 +235,14 @@ class RedisLock:
         fence, _ = await self.acquire(_ACQUIRE, [self._keys.lock, self._keys.fence])
         return fence
 
-    async def acquire(self, script: Script, keys: Sequence[str]) -> tuple[int, Any]:
-        """Run `script` (_ACQUIRE or _BEGIN: same keys first, same arguments) until it grants the
-        lock or has an answer; -> (fence, payload), fence 0 when the answer came without the lock."""
+    async def acquire(self, script: Script, keys: Sequence[str], more: Sequence[Arg] = ()) -> tuple[int, Any]:
+        """Run `script` (_ACQUIRE or _BEGIN: same keys and arguments first, `more` after them) until
+        it grants the lock or has an answer; -> (fence, reply), fence 0 when the answer came
+        without the lock."""
         store = self._store
         deadline = time.monotonic() + store.acquire_timeout
         delay = 0.002
-        args = (self.token, store._lock_ttl_ms, store._fence_ttl_ms)
+        args = (self.token, store._lock_ttl_ms, store._fence_ttl_ms, *more)
         while True:
             try:
                 reply = await store._script(script, keys, args)
@@ -249,7 +253,7 @@ class RedisLock:
                 raise
             if isinstance(reply, list):  # _BEGIN: {-1} while busy
                 if reply[0] != -1:
-                    return int(reply[0]), reply[1]
+                    return int(reply[0]), reply
             elif reply:  # _ACQUIRE: the fence, 0 while busy
                 return int(reply), None
             remaining = deadline - time.monotonic()
@@ -290,10 +294,11 @@ class RedisLock:
 class RedisTurn:
     """`RedisStore.turn`: one round trip to begin (result, lock, fence and state) and one to commit."""
 
-    def __init__(self, store: RedisStore, conversation_id: str, message_id: str) -> None:
+    def __init__(self, store: RedisStore, conversation_id: str, message_id: str, history: int) -> None:
         self._store = store
         self._conversation_id = conversation_id
         self._message_id = message_id
+        self._history = max(0, history)
         self._keys = store.keys(conversation_id)
         self._lock = RedisLock(store, conversation_id)
         self._fence = 0
@@ -301,14 +306,17 @@ class RedisTurn:
 
     async def __aenter__(self) -> OpenTurn:
         keys = self._keys
-        self._fence, raw = await self._lock.acquire(
-            _BEGIN, [keys.lock, keys.fence, keys.state, keys.result(self._message_id)]
+        self._fence, reply = await self._lock.acquire(
+            _BEGIN,
+            [keys.lock, keys.fence, keys.state, keys.result(self._message_id), keys.transcript],
+            (self._history,),
         )
         if self._fence == 0:
-            return OpenTurn(None, json_codec.loads(raw), self.commit)
+            return OpenTurn(None, json_codec.loads(reply[1]), [], self.commit)
+        raw, past = reply[1], reply[2]
         state = ConversationState.from_dict(json_codec.loads(raw)) if raw else None
         self._before = (state.user_id, state.updated_at) if state else None
-        return OpenTurn(state, None, self.commit)
+        return OpenTurn(state, None, [json_codec.loads(entry) for entry in past], self.commit)
 
     async def commit(self, state: ConversationState, entry: dict[str, Any], result: dict[str, Any]) -> None:
         store, keys = self._store, self._keys
@@ -480,8 +488,8 @@ class RedisStore:
     def lock(self, conversation_id: str) -> RedisLock:
         return RedisLock(self, conversation_id)
 
-    def turn(self, conversation_id: str, message_id: str) -> RedisTurn:
-        return RedisTurn(self, conversation_id, message_id)
+    def turn(self, conversation_id: str, message_id: str, *, history: int = 0) -> RedisTurn:
+        return RedisTurn(self, conversation_id, message_id, history)
 
     def _index_due(self, before: tuple[str, float] | None, after: ConversationState) -> bool:
         """Whether a turn must (re)index its conversation under the user: when it is new, changed

@@ -77,7 +77,6 @@ class ConversationState:
     last_intent: str | None = None
     # rule id -> epoch seconds of the turns its `when` matched (temporal windows)
     rule_memory: dict[str, list[float]] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
@@ -141,6 +140,9 @@ class Turn:
     message: Message
     state: ConversationState
     ruleset: Ruleset
+    # the conversation's last turns from its transcript (masked), oldest first: what prompts show the
+    # model, so loaded only when a model is configured (see Engine.history_turns)
+    history: list[dict[str, Any]] = field(default_factory=list)
     intent: IntentResult = field(default_factory=IntentResult)
     entities: list[Entity] = field(default_factory=list)
     emotion: Emotion = field(default_factory=Emotion)

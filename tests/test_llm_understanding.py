@@ -7,12 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-from llm_support import SMALL_MODEL, engine, say, write_ruleset
+from llm_support import FIXTURE, SMALL_MODEL, engine, say, write_ruleset
 from mock_vendor import Fault, MockVendor
 
+from frontdesk.bootstrap import build_engine
 from frontdesk.errors import RulesetError
 from frontdesk.llm_service import LLMService
 from frontdesk.ruleset import load_ruleset
+from frontdesk.store_redis import RedisStore
 
 pytestmark = pytest.mark.anyio
 
@@ -135,6 +137,26 @@ async def test_history_reaches_the_model_masked(mock: MockVendor, llm: LLMServic
     prompt = mock.requests[0].body["messages"][1]["content"]
     assert "customer: <customer_message>\nmy number is ⟨PHONE_1⟩\n</customer_message>" in prompt
     assert "13800138000" not in prompt
+
+
+async def test_history_is_the_transcript_shared_by_workers(
+    mock: MockVendor, llm: LLMService, fresh_redis_url: str
+) -> None:
+    first, second = (RedisStore.from_url(fresh_redis_url) for _ in range(2))
+    try:
+        one = build_engine([FIXTURE], store=first, services={"llm": llm})
+        for i in range(5):
+            await say(one, f"I want to complain, number {i}", "shared")
+        mock.reset()
+        mock.script(understood("complaint"))
+        await say(build_engine([FIXTURE], store=second, services={"llm": llm}), "hmm", "shared")
+    finally:
+        await first.aclose()
+        await second.aclose()
+    prompt = mock.requests[0].body["messages"][1]["content"]
+    shown = re.findall(r"complain, number (\d)", prompt)
+    assert shown == ["1", "2", "3", "4"]  # llm.history_turns (4) of them, oldest first
+    assert prompt.count("assistant: We are sorry to hear that.") == 4
 
 
 def test_understand_when_is_checked_like_a_rule(tmp_path: Path) -> None:

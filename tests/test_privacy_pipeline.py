@@ -27,12 +27,11 @@ def say(engine, text, conversation):
 
 
 def stored(engine, conversation) -> str:
-    state = asyncio.run(engine.store.load(conversation))
-    transcript = asyncio.run(engine.store.transcript(conversation))
-    return json.dumps([state.history, transcript], ensure_ascii=False)
+    # the transcript is also the history prompts show the model
+    return json.dumps(asyncio.run(engine.store.transcript(conversation)), ensure_ascii=False)
 
 
-def test_personal_data_never_reaches_transcripts_or_history(engine):
+def test_personal_data_never_reaches_transcripts(engine):
     result = say(engine, f"我的手机号换了,新号码 {PHONE},身份证 {ID_NUMBER},卡号 {CARD}", "p1")
     assert result["reply"]["text"] == f"好的,已记录您的新号码 {PHONE}。"  # the customer's own number, restored
     kept = stored(engine, "p1")

@@ -42,7 +42,6 @@ def full_state(conversation_id: str, user_id: str = "u1") -> ConversationState:
         reask_count=1,
         last_intent="order_status",
         rule_memory={"repeated-anger": [1700000000.5, 1700000060.25]},
-        history=[{"role": "user", "text": "我的订单到哪了"}],
         tags=["vip"],
         created_at=1700000000.0,
         updated_at=1700000100.0,
@@ -145,6 +144,19 @@ async def test_a_turn_commits_state_transcript_and_result_together(store: Conver
         assert held.state == full_state("c1") and held.result is None
     assert await store.transcript("c1") == [{"text": "hi"}]
     assert await store.get_result("c1", "m1") == {"reply": "hello"}
+
+
+async def test_a_turn_reads_as_many_transcript_entries_as_asked(store: ConversationStore) -> None:
+    for i in range(LIMIT + 2):  # the transcript keeps the last LIMIT
+        async with store.turn("c1", f"m{i}", history=3) as held:
+            assert held.history == [{"i": j} for j in range(max(0, i - 3), i)]  # oldest first
+            await held.commit(full_state("c1"), {"i": i}, {"i": i})
+    async with store.turn("c1", "next", history=LIMIT + 10) as held:
+        assert [e["i"] for e in held.history] == list(range(2, LIMIT + 2))  # no more than is kept
+    async with store.turn("c1", "next") as held:
+        assert held.history == []  # the default: none read
+    async with store.turn("c1", "m0", history=3) as held:
+        assert held.result == {"i": 0} and held.history == []  # a retry gets its result only
 
 
 async def test_a_repeated_message_gets_its_result_without_waiting_for_the_conversation(

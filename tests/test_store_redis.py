@@ -287,6 +287,16 @@ async def test_a_turn_is_two_round_trips_plus_indexing_once_per_period(store: Re
     assert raw.smembers(store.user_index_key("alice")) == {"c1", "warm-up"}
 
 
+async def test_a_state_saved_by_an_older_version_still_loads(store: RedisStore, raw: redis.Redis) -> None:
+    # before the transcript served as history, states carried a copy of the last turns
+    older = {**state("c1", "alice", turn=3).to_dict(), "history": [{"user": "你好", "bot": "您好", "intent": "greet"}]}
+    raw.set(store.keys("c1").state, json.dumps(older))
+    async with store.turn("c1", "m4") as held:
+        assert held.state == state("c1", "alice", turn=3)
+        await held.commit(held.state, {"user": "hi"}, {"ok": True})
+    assert "history" not in json.loads(raw.get(store.keys("c1").state))
+
+
 async def test_a_turn_that_lost_its_lock_writes_nothing(store: RedisStore, raw: redis.Redis) -> None:
     with pytest.raises(Conflict) as err:
         async with store.turn("c1", "m1") as held:
