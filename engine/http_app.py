@@ -18,6 +18,7 @@ Redis configured, any worker can take any turn.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -495,6 +496,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         built = api.engine is None
         if built:
             api.attach(engine_from_settings(settings))
+            # What start-up built (rulesets, classifiers: ~140k objects) lives as long as the worker.
+            # Frozen, the cyclic collector stops walking it on every older-generation collection:
+            # a turn then spends ~7 µs in collections instead of ~46.
+            gc.collect()
+            gc.freeze()
         trimmer = asyncio.create_task(api.trim_audits_forever())
         try:
             yield
