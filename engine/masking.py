@@ -45,6 +45,7 @@ DEFAULT_PRECEDENCE: tuple[str, ...] = (
 )
 
 REDACTED = "***"
+MAX_PASSES = 3  # of masking one text (see Masker.mask)
 # Canonical ⟨TYPE_N⟩, plus the <TYPE_N> and spaced variants a model may write back.
 _PLACEHOLDER = re.compile(r"[⟨<] ?([A-Z][A-Z0-9_]{0,40})_([0-9]{1,6}) ?[⟩>]")
 # what masking leaves behind: placeholders, and the stars of "redact" and "keep_last4"
@@ -183,35 +184,46 @@ class Masker:
 
     def mask(self, text: str, vault: dict[str, str] | None = None) -> MaskResult:
         """Replace detections by policy. Pass the turn's `vault` to mask several texts with
-        consistent placeholders; it is extended in place and returned in the result."""
+        consistent placeholders; it is extended in place and returned in the result.
+
+        The masked text holds nothing more to mask: a placeholder is usually shorter than what
+        it replaced, which can bring a cue ("phone") within reach of a number it was too far
+        from. So the result is searched again (at most MAX_PASSES times in all) until nothing
+        more is found, and masking it once more changes nothing."""
         vault = {} if vault is None else vault
         found = self.detect(text)
         if not found:  # most messages: nothing to replace or to number
             return MaskResult(text, vault)
         by_original = {(_tag_of(ph), original): ph for ph, original in vault.items()}
         taken = _taken_numbers(text, vault)
-        out: list[str] = []
-        spans: list[MaskedSpan] = []
-        pos = 0
-        for ent in found:
-            original = text[ent.start : ent.end]
-            how = self.policy_for(ent.type)
-            if how == "placeholder":
-                tag = placeholder_tag(ent.type)
-                replacement = by_original.get((tag, original))
-                if replacement is None:
-                    replacement = _new_placeholder(tag, taken)
-                    vault[replacement] = original
-                    by_original[(tag, original)] = replacement
-            elif how == "keep_last4":
-                replacement = _keep_last4(ent.type, original)
-            else:
-                replacement = REDACTED
-            out += (text[pos : ent.start], replacement)
-            spans.append(MaskedSpan(ent.type, ent.start, ent.end))
-            pos = ent.end
-        out.append(text[pos:])
-        return MaskResult("".join(out), vault, spans)
+        # (start, end, type, replacement) in `text`: disjoint and sorted
+        edits: list[tuple[int, int, str, str]] = []
+        current = text
+        for _ in range(MAX_PASSES):
+            spans = [(*_source_span(edits, ent.start, ent.end), ent.type) for ent in found]
+            for start, end, pii_type in spans:
+                original = text[start:end]
+                how = self.policy_for(pii_type)
+                if how == "placeholder":
+                    tag = placeholder_tag(pii_type)
+                    replacement = by_original.get((tag, original))
+                    if replacement is None:
+                        replacement = _new_placeholder(tag, taken)
+                        vault[replacement] = original
+                        by_original[(tag, original)] = replacement
+                elif how == "keep_last4":
+                    replacement = _keep_last4(pii_type, original)
+                else:
+                    replacement = REDACTED
+                # a later pass may cover an earlier edit (the digits "keep_last4" leaves): it replaces it
+                edits = [e for e in edits if e[1] <= start or e[0] >= end]
+                edits.append((start, end, pii_type, replacement))
+            edits.sort()
+            current = _apply(text, edits)
+            found = self.detect(current)
+            if not found:
+                break
+        return MaskResult(current, vault, [MaskedSpan(pii_type, start, end) for start, end, pii_type, _ in edits])
 
     def scan_output(self, text: str, vault: Mapping[str, str]) -> MaskResult:
         """Mask personal data in model output unless it is the customer's own (in `vault`).
@@ -291,6 +303,33 @@ def _may_hold_mask(text: str) -> bool:
 
 def _tag_of(placeholder: str) -> str:
     return placeholder[1:].rsplit("_", 1)[0]
+
+
+def _apply(text: str, edits: list[tuple[int, int, str, str]]) -> str:
+    out: list[str] = []
+    pos = 0
+    for start, end, _, replacement in edits:
+        out += (text[pos:start], replacement)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _source_span(edits: list[tuple[int, int, str, str]], start: int, end: int) -> tuple[int, int]:
+    """Where the span [start, end) of the text `edits` made lies in the text they were made to;
+    an edit the span reaches into is covered whole."""
+    shift = 0  # how much longer the edited text is than the source, up to here
+    source_start = None
+    for e_start, e_end, _, replacement in edits:
+        edited_start, edited_end = e_start + shift, e_start + shift + len(replacement)
+        if source_start is None and start < edited_end:
+            source_start = start - shift if start < edited_start else e_start
+        if end <= edited_start:
+            break
+        if end <= edited_end:
+            return source_start if source_start is not None else e_start, e_end
+        shift += len(replacement) - (e_end - e_start)
+    return (start - shift if source_start is None else source_start), end - shift
 
 
 def _taken_numbers(text: str, vault: Mapping[str, str]) -> dict[str, set[int]]:

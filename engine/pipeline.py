@@ -11,8 +11,8 @@ Each stage is a hook call, timed into the turn's `explain` record.
 from __future__ import annotations
 
 import inspect
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -83,7 +83,7 @@ class Engine:
         channel), as the audit trail records it."""
         requested = self.ruleset(ruleset_name) if ruleset_name else None
         message.text = clean_text(message.text)
-        message.message_id = message.message_id or uuid.uuid4().hex
+        message.message_id = message.message_id or os.urandom(16).hex()  # uuid4 without its object: 1% of a turn
         cid = message.conversation_id
         async with self.store.turn(cid, message.message_id, history=self._history_to_load) as held:
             if held.result is not None:

@@ -105,9 +105,10 @@ class Processes:
         self.folder, self.env = folder, env
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, argv: list[str], name: str) -> subprocess.Popen[bytes]:
+    def start(self, argv: list[str], name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """`env`: this process's environment, instead of the run's."""
         log = (self.folder / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(argv, env=env or self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         self.started.append(proc)
         return proc
 
