@@ -58,7 +58,7 @@ from frontdesk.http_stream import sse_events
 from frontdesk.llm_service import close_services, stream_turn
 from frontdesk.pipeline import Engine
 from frontdesk.settings import Settings
-from frontdesk.store import ConversationStore, MemoryStore
+from frontdesk.store import ConversationStore, MemoryStore, memory_store
 from frontdesk.store_redis import ANONYMOUS, RedisStore
 from frontdesk.tenancy import Tenant, Tenants
 from frontdesk.types import ConversationState, Message
@@ -221,7 +221,7 @@ def parse_body(model: type[BaseModel], body: bytes) -> Any:
 
 def store_from_settings(settings: Settings) -> ConversationStore:
     if settings.redis_url is None:
-        return MemoryStore(state_ttl=settings.state_ttl, transcript_limit=settings.transcript_limit)
+        return memory_store(settings)
     return RedisStore.from_url(
         settings.redis_url.get_secret_value(),
         mode=settings.redis_mode,
@@ -487,7 +487,8 @@ def _unknown(conversation_id: str) -> NotFound:
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
-    """The ASGI app. Without `engine`, one is built from `settings` at start-up (and its store closed at exit)."""
+    """The ASGI app. Without `engine`, one is built from `settings` at start-up (and its store closed at exit),
+    and what start-up built is then frozen out of the cyclic collector's reach (`gc.freeze`)."""
     settings = settings or Settings()
     api = FrontdeskApi(settings, engine)
 

@@ -15,7 +15,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from frontdesk import json_codec
 from frontdesk.errors import InputError
+from frontdesk.settings import Settings
 from frontdesk.types import ConversationState
 
 
@@ -67,40 +69,69 @@ class ConversationStore(Protocol):
 
 
 class MemoryStore:
-    """Everything in process memory: one process, no services (the embedded default)."""
+    """Everything in process memory: one process, no services (the embedded default).
 
-    def __init__(self, *, state_ttl: float = 30 * 86400, transcript_limit: int = 1000) -> None:
+    States, transcripts and results expire as on Redis (`state_ttl`, `transcript_ttl`, `result_ttl`,
+    each counted from the last write) and are kept as JSON bytes: a copy, as a store gives, and
+    objects Python's cyclic collector does not walk, however many conversations a process holds.
+    Each map is kept in the order of its expiry times, so expired items are dropped from the front
+    as new ones are written.
+    """
+
+    def __init__(
+        self,
+        *,
+        state_ttl: float = 30 * 86400,
+        transcript_ttl: float = 30 * 86400,
+        transcript_limit: int = 1000,
+        result_ttl: float = 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.state_ttl = state_ttl
+        self.transcript_ttl = transcript_ttl
         self.transcript_limit = transcript_limit
-        self._states: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._transcripts: dict[str, list[dict[str, Any]]] = {}
-        self._results: dict[tuple[str, str], dict[str, Any]] = {}
+        self.result_ttl = result_ttl
+        self._clock = clock
+        self._states: dict[str, _Kept] = {}  # `about`: the user id, for erase_user
+        self._transcripts: dict[str, _Kept] = {}  # `data`: the entries
+        self._results: dict[tuple[str, str], _Kept] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._fence = 0
 
     async def load(self, conversation_id: str) -> ConversationState | None:
-        item = self._states.get(conversation_id)
-        if item is None or item[0] < time.time():
-            return None
-        return ConversationState.from_dict(item[1])
+        kept = _live(self._states, conversation_id, self._clock())
+        return None if kept is None else ConversationState.from_dict(json_codec.loads(kept.data))
 
     async def save(self, state: ConversationState, *, fence: int | None = None) -> None:
         # in-process locks never expire, so a fence can never be stale here
-        self._states[state.conversation_id] = (time.time() + self.state_ttl, state.to_dict())
+        now = self._clock()
+        data = json_codec.dumps(state.to_dict())
+        _renew(self._states, state.conversation_id, _Kept(now + self.state_ttl, data, state.user_id), now)
 
     async def append_transcript(self, conversation_id: str, entry: dict[str, Any]) -> None:
-        entries = self._transcripts.setdefault(conversation_id, [])
-        entries.append(entry)
+        now = self._clock()
+        kept = _live(self._transcripts, conversation_id, now)
+        entries = [] if kept is None else kept.data
+        entries.append(json_codec.dumps(entry))
         del entries[: -self.transcript_limit]
+        _renew(self._transcripts, conversation_id, _Kept(now + self.transcript_ttl, entries), now)
 
     async def transcript(self, conversation_id: str) -> list[dict[str, Any]]:
-        return list(self._transcripts.get(conversation_id, []))
+        return self._recent(conversation_id, self.transcript_limit)
+
+    def _recent(self, conversation_id: str, n: int) -> list[dict[str, Any]]:
+        kept = _live(self._transcripts, conversation_id, self._clock())
+        return [] if kept is None or n <= 0 else [json_codec.loads(entry) for entry in kept.data[-n:]]
 
     async def get_result(self, conversation_id: str, message_id: str) -> dict[str, Any] | None:
-        return self._results.get((conversation_id, message_id))
+        kept = _live(self._results, (conversation_id, message_id), self._clock())
+        return None if kept is None else json_codec.loads(kept.data)
 
     async def put_result(self, conversation_id: str, message_id: str, result: dict[str, Any]) -> None:
-        self._results[(conversation_id, message_id)] = result
+        now = self._clock()
+        _renew(
+            self._results, (conversation_id, message_id), _Kept(now + self.result_ttl, json_codec.dumps(result)), now
+        )
 
     @asynccontextmanager
     async def turn(self, conversation_id: str, message_id: str, *, history: int = 0) -> AsyncIterator[OpenTurn]:
@@ -109,15 +140,14 @@ class MemoryStore:
             await self.append_transcript(conversation_id, entry)
             await self.put_result(conversation_id, message_id, result)
 
-        if (done := self._results.get((conversation_id, message_id))) is not None:
+        if (done := await self.get_result(conversation_id, message_id)) is not None:
             yield OpenTurn(None, done, [], commit)  # a retry does not wait for the conversation
             return
         async with self.lock(conversation_id):
-            if (done := self._results.get((conversation_id, message_id))) is not None:
+            if (done := await self.get_result(conversation_id, message_id)) is not None:
                 yield OpenTurn(None, done, [], commit)
                 return
-            past = self._transcripts.get(conversation_id, [])[-history:] if history > 0 else []
-            yield OpenTurn(await self.load(conversation_id), None, list(past), commit)
+            yield OpenTurn(await self.load(conversation_id), None, self._recent(conversation_id, history), commit)
 
     @asynccontextmanager
     async def lock(self, conversation_id: str) -> AsyncIterator[int]:
@@ -135,7 +165,7 @@ class MemoryStore:
                 code="erase_anonymous",
                 hint="erase by the user id the channel sent",
             )
-        ids = [cid for cid, (_, s) in self._states.items() if s.get("user_id") == user_id]
+        ids = {cid for cid, kept in self._states.items() if kept.about == user_id}
         for cid in ids:
             self._states.pop(cid, None)
         transcripts = sum(1 for cid in ids if self._transcripts.pop(cid, None) is not None)
@@ -148,7 +178,49 @@ class MemoryStore:
         return True
 
     def for_tenant(self, tenant: str) -> MemoryStore:
-        return MemoryStore(state_ttl=self.state_ttl, transcript_limit=self.transcript_limit)
+        return MemoryStore(
+            state_ttl=self.state_ttl,
+            transcript_ttl=self.transcript_ttl,
+            transcript_limit=self.transcript_limit,
+            result_ttl=self.result_ttl,
+            clock=self._clock,
+        )
 
     async def aclose(self) -> None:
         return None
+
+
+def memory_store(settings: Settings) -> MemoryStore:
+    """The MemoryStore with the deployment's TTLs and transcript limit."""
+    return MemoryStore(
+        state_ttl=settings.state_ttl,
+        transcript_ttl=settings.transcript_ttl,
+        transcript_limit=settings.transcript_limit,
+        result_ttl=settings.result_ttl,
+    )
+
+
+@dataclass(slots=True)
+class _Kept:
+    """One item of a MemoryStore map."""
+
+    expires: float
+    data: Any  # JSON bytes, or a transcript's list of them
+    about: str | None = None
+
+
+def _live(items: dict[Any, _Kept], key: Any, now: float) -> _Kept | None:
+    kept = items.get(key)
+    return None if kept is None or kept.expires <= now else kept
+
+
+def _renew(items: dict[Any, _Kept], key: Any, kept: _Kept, now: float) -> None:
+    """Write `kept` last (every item of a map lives as long: the order of writes is that of expiry)
+    and drop the expired items at the front."""
+    items.pop(key, None)
+    items[key] = kept
+    while True:  # ends at `kept` at the latest: ttls are positive
+        oldest = next(iter(items))
+        if items[oldest].expires > now:
+            return
+        del items[oldest]

@@ -25,7 +25,7 @@ from frontdesk.api_keys import check_tenant
 from frontdesk.audit import AuditBackend, AuditLog, FileAudit, RedisAudit
 from frontdesk.pipeline import Engine, TurnRecorder, audit_entry
 from frontdesk.settings import Settings
-from frontdesk.store import MemoryStore
+from frontdesk.store import memory_store
 from frontdesk.store_redis import RedisStore
 from frontdesk.types import Turn
 
@@ -125,7 +125,7 @@ class Tenants:
         engine = Engine(base.rulesets, store, base.pm, base.default_ruleset, services, recorder(audit))
         fallback = fallback_audit = None
         if settings.degrade_to_memory and isinstance(store, RedisStore):
-            memory = MemoryStore(state_ttl=settings.state_ttl, transcript_limit=settings.transcript_limit)
+            memory = memory_store(settings)
             fallback_audit = self._audit(FileAudit(audit_dir / "degraded" / f"{name}.jsonl"), name)
             record = recorder(fallback_audit)
             fallback = Engine(base.rulesets, memory, base.pm, base.default_ruleset, services, record)

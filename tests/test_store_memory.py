@@ -225,3 +225,55 @@ async def test_erase_user_removes_only_that_user(store: ConversationStore) -> No
 
 async def test_ping(store: ConversationStore) -> None:
     assert await store.ping() is True
+
+
+# --- MemoryStore only: expiry and copies, on a clock the test moves -------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_store_expires_each_kind_after_its_ttl_from_the_last_write() -> None:
+    clock = Clock()
+    store = MemoryStore(state_ttl=100, transcript_ttl=50, result_ttl=10, clock=clock)
+    async with store.turn("c1", "m1") as held:
+        await held.commit(full_state("c1"), {"i": 1}, {"reply": 1})
+    clock.now += 9
+    assert await store.get_result("c1", "m1") == {"reply": 1}
+    clock.now += 1  # result_ttl after the write: a retry now runs as a new message
+    async with store.turn("c1", "m1") as held:
+        assert held.result is None and held.state == full_state("c1")
+        await held.commit(full_state("c1"), {"i": 2}, {"reply": 2})  # renews state and transcript
+    clock.now += 49
+    assert [e["i"] for e in await store.transcript("c1")] == [1, 2]
+    clock.now += 1
+    assert await store.transcript("c1") == [] and await store.load("c1") == full_state("c1")
+    clock.now += 50
+    assert await store.load("c1") is None
+
+
+async def test_memory_store_drops_what_expired_as_it_writes() -> None:
+    clock = Clock()
+    store = MemoryStore(state_ttl=60, transcript_ttl=60, result_ttl=60, clock=clock)
+    for i in range(1000):  # one new conversation a second: at most a minute of them is kept
+        async with store.turn(f"c{i}", "m") as held:
+            await held.commit(full_state(f"c{i}"), {"i": i}, {"i": i})
+        clock.now += 1
+    assert max(len(store._states), len(store._transcripts), len(store._results)) <= 61
+    assert await store.load("c999") is not None and await store.load("c900") is None
+
+
+async def test_memory_store_hands_out_copies() -> None:
+    store = MemoryStore()
+    result = {"reply": {"text": "hi"}}
+    await store.put_result("c1", "m1", result)
+    result["reply"]["text"] = "changed by the caller"
+    got = await store.get_result("c1", "m1")
+    assert got == {"reply": {"text": "hi"}}
+    got["reply"]["text"] = "changed again"
+    assert await store.get_result("c1", "m1") == {"reply": {"text": "hi"}}
