@@ -46,6 +46,7 @@ DEFAULT_PRECEDENCE: tuple[str, ...] = (
 
 REDACTED = "***"
 MAX_PASSES = 3  # of masking one text (see Masker.mask)
+_RECENT = 4  # texts whose detections a Masker remembers
 # Canonical ⟨TYPE_N⟩, plus the <TYPE_N> and spaced variants a model may write back.
 _PLACEHOLDER = re.compile(r"[⟨<] ?([A-Z][A-Z0-9_]{0,40})_([0-9]{1,6}) ?[⟩>]")
 # what masking leaves behind: placeholders, and the stars of "redact" and "keep_last4"
@@ -138,18 +139,19 @@ class Masker:
         # recognizers whose type is kept as written are not even run
         self._active = [(n, r) for n, r in self.recognizers.items() if self.policy_for(n) != "keep"]
         self._filter_kept = default == "keep" or "keep" in policy.values()
-        # the last text detected and what was found: the output guard scans a reply, then masks
-        # the same text for the transcript (detection depends on nothing but the text)
-        self._last: tuple[str, tuple[Entity, ...]] | None = None
+        # the last texts detected and what was found (detection depends on nothing but the text):
+        # the output guard scans a reply, then masks the same text for the transcript, and `mask`
+        # looks at its own result once more
+        self._recent: dict[str, tuple[Entity, ...]] = {}
 
     def policy_for(self, pii_type: str) -> str:
         return self.policy.get(pii_type, self.default)
 
     def detect(self, text: str) -> list[Entity]:
         """Every detection to mask, overlaps resolved, placeholders in `text` left alone."""
-        last = self._last
-        if last is not None and last[0] == text:
-            return list(last[1])
+        if (known := self._recent.get(text)) is not None:
+            return list(known)
+        source = text  # the cache key, before placeholders are made inert below
         found: list[Entity] = []
         size = len(text)
         blocked = [m.span() for m in _MASKED.finditer(text)] if _may_hold_mask(text) else []
@@ -179,7 +181,9 @@ class Masker:
         if self._filter_kept:
             found = [ent for ent in found if self.policy_for(ent.type) != "keep"]
         kept = resolve_overlaps(found, self.precedence, blocked) if found else []
-        self._last = (text, tuple(kept))
+        if len(self._recent) >= _RECENT:
+            del self._recent[next(iter(self._recent))]
+        self._recent[source] = tuple(kept)
         return kept
 
     def mask(self, text: str, vault: dict[str, str] | None = None) -> MaskResult:
@@ -196,29 +200,30 @@ class Masker:
             return MaskResult(text, vault)
         by_original = {(_tag_of(ph), original): ph for ph, original in vault.items()}
         taken = _taken_numbers(text, vault)
-        # (start, end, type, replacement) in `text`: disjoint and sorted
+        # (start, end, type, replacement), start and end in `text`: disjoint and sorted
         edits: list[tuple[int, int, str, str]] = []
         current = text
         for _ in range(MAX_PASSES):
-            spans = [(*_source_span(edits, ent.start, ent.end), ent.type) for ent in found]
-            for start, end, pii_type in spans:
+            fresh: list[tuple[int, int, str, str]] = []
+            spans = _source_spans(edits, [(ent.start, ent.end) for ent in found])
+            for (start, end), ent in zip(spans, found, strict=True):
+                if fresh and start < fresh[-1][1]:
+                    continue  # both reach into one earlier edit, which the first now covers
                 original = text[start:end]
-                how = self.policy_for(pii_type)
+                how = self.policy_for(ent.type)
                 if how == "placeholder":
-                    tag = placeholder_tag(pii_type)
+                    tag = placeholder_tag(ent.type)
                     replacement = by_original.get((tag, original))
                     if replacement is None:
                         replacement = _new_placeholder(tag, taken)
                         vault[replacement] = original
                         by_original[(tag, original)] = replacement
                 elif how == "keep_last4":
-                    replacement = _keep_last4(pii_type, original)
+                    replacement = _keep_last4(ent.type, original)
                 else:
                     replacement = REDACTED
-                # a later pass may cover an earlier edit (the digits "keep_last4" leaves): it replaces it
-                edits = [e for e in edits if e[1] <= start or e[0] >= end]
-                edits.append((start, end, pii_type, replacement))
-            edits.sort()
+                fresh.append((start, end, ent.type, replacement))
+            edits = _merge_edits(edits, fresh)
             current = _apply(text, edits)
             found = self.detect(current)
             if not found:
@@ -315,21 +320,41 @@ def _apply(text: str, edits: list[tuple[int, int, str, str]]) -> str:
     return "".join(out)
 
 
-def _source_span(edits: list[tuple[int, int, str, str]], start: int, end: int) -> tuple[int, int]:
-    """Where the span [start, end) of the text `edits` made lies in the text they were made to;
-    an edit the span reaches into is covered whole."""
-    shift = 0  # how much longer the edited text is than the source, up to here
-    source_start = None
-    for e_start, e_end, _, replacement in edits:
-        edited_start, edited_end = e_start + shift, e_start + shift + len(replacement)
-        if source_start is None and start < edited_end:
-            source_start = start - shift if start < edited_start else e_start
-        if end <= edited_start:
-            break
-        if end <= edited_end:
-            return source_start if source_start is not None else e_start, e_end
-        shift += len(replacement) - (e_end - e_start)
-    return (start - shift if source_start is None else source_start), end - shift
+def _source_spans(edits: list[tuple[int, int, str, str]], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Where each span (sorted, disjoint) of the text `edits` made lies in the text they were made
+    to; a span reaching into an edit covers the edit whole. One walk over both lists."""
+    out = []
+    i, shift = 0, 0  # edits[:i] end before the current span; `shift`: how much they lengthened the text
+    for start, end in spans:
+        while i < len(edits) and edits[i][0] + shift + len(edits[i][3]) <= start:
+            shift += len(edits[i][3]) - (edits[i][1] - edits[i][0])
+            i += 1
+        inside = i < len(edits) and edits[i][0] + shift <= start
+        source_start = edits[i][0] if inside else start - shift
+        j, later_shift = i, shift
+        while j < len(edits) and edits[j][0] + later_shift + len(edits[j][3]) < end:
+            later_shift += len(edits[j][3]) - (edits[j][1] - edits[j][0])
+            j += 1
+        inside = j < len(edits) and edits[j][0] + later_shift < end
+        out.append((source_start, edits[j][1] if inside else end - later_shift))
+    return out
+
+
+def _merge_edits(
+    edits: list[tuple[int, int, str, str]], fresh: list[tuple[int, int, str, str]]
+) -> list[tuple[int, int, str, str]]:
+    """Both lists sorted and disjoint; an earlier edit a fresh one overlaps is dropped (the fresh one
+    covers it whole)."""
+    merged: list[tuple[int, int, str, str]] = []
+    i = 0
+    for edit in fresh:
+        while i < len(edits) and edits[i][1] <= edit[0]:
+            merged.append(edits[i])
+            i += 1
+        while i < len(edits) and edits[i][0] < edit[1]:
+            i += 1  # covered by `edit`
+        merged.append(edit)
+    return merged + edits[i:]
 
 
 def _taken_numbers(text: str, vault: Mapping[str, str]) -> dict[str, set[int]]:

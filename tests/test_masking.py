@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from frontdesk.types import Entity
 
 RECOGNIZERS = default_recognizers()
 MASKER = Masker(RECOGNIZERS)
+_PLACED = re.compile(r"⟨[A-Z][A-Z0-9_]*_[0-9]+⟩")
 
 
 def test_placeholders_number_per_type_and_repeat_for_the_same_original() -> None:
@@ -228,6 +230,9 @@ def test_masking_is_idempotent(text: str, policy: str) -> None:
 def test_unmask_restores_what_mask_replaced(text: str) -> None:
     result = MASKER.mask(text)
     assert unmask(result.text, result.vault) == text
+    # the spans point into the original text, at what the placeholders stand for
+    placed = [result.vault[p] for p in _PLACED.findall(result.text) if p in result.vault]
+    assert [text[s.start : s.end] for s in result.spans] == placed
 
 
 @settings(max_examples=100, deadline=None)

@@ -43,7 +43,6 @@ def sample_state(conversation_id: str) -> ConversationState:
         turn=7,
         slots={"order_id": "202401010001", "city": "上海"},
         rule_memory={"repeated-anger": [1700000000.0, 1700000060.0]},
-        history=[{"user": "我的订单到哪了", "bot": "您的订单正在配送中。", "intent": "order_status"}] * 10,
     )
 
 
