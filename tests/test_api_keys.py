@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from manual_clock import ManualClock
 from redis_server import RedisServer
 
 from frontdesk.api_keys import (
@@ -34,14 +35,6 @@ from frontdesk.settings import Settings
 pytestmark = pytest.mark.anyio
 
 PEPPER = "pepper-for-tests"
-
-
-class Clock:
-    def __init__(self, now: float = 1.7e9) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["file", "redis"])
@@ -172,7 +165,7 @@ async def test_a_late_touch_neither_undoes_a_revoke_nor_recreates_a_record(backe
 
 
 async def test_last_used_is_recorded_at_most_once_per_interval(backend_factory) -> None:
-    clock = Clock()
+    clock = ManualClock()
     keys = backend_factory(clock=clock, touch_interval=60)
     key, record = await keys.create("acme", ["messages"])
     assert record.last_used_at is None
@@ -202,7 +195,7 @@ async def test_pepper_changes(backend_factory) -> None:
 
 
 async def test_list_filters_by_tenant_in_creation_order(backend_factory) -> None:
-    clock = Clock()
+    clock = ManualClock()
     keys = backend_factory(clock=clock)
     ids = []
     for tenant in ("acme", "globex", "acme"):

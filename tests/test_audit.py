@@ -19,6 +19,7 @@ import pytest
 import redis
 from hypothesis import given
 from hypothesis import strategies as st
+from manual_clock import ManualClock
 from redis_server import RedisServer, free_port
 
 from frontdesk.audit import (
@@ -40,14 +41,6 @@ from frontdesk.redis_client import connect_redis
 pytestmark = pytest.mark.anyio
 
 DAY = 86400.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1.7e9
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _stream_id(value: str) -> tuple[int, int]:
@@ -484,7 +477,7 @@ async def test_an_erasure_record_explains_only_what_came_before_it(rig: Rig) -> 
 
 
 async def test_retention_trims_the_oldest_and_the_rest_still_verifies(rig: Rig) -> None:
-    clock = Clock()
+    clock = ManualClock()
     log = rig.make(clock=clock, retention_days=180)
     old = await fill(log, 5)
     clock.now += 200 * DAY
@@ -502,7 +495,7 @@ async def test_retention_trims_the_oldest_and_the_rest_still_verifies(rig: Rig) 
 
 
 async def test_trimming_everything_and_only_a_prefix(rig: Rig) -> None:
-    clock = Clock()
+    clock = ManualClock()
     log = rig.make(clock=clock, retention_days=1)
     await fill(log, 2)
     clock.now += 3 * DAY
@@ -520,7 +513,7 @@ async def test_trimming_everything_and_only_a_prefix(rig: Rig) -> None:
 
 
 async def test_redis_trim_works_in_batches(fresh_redis_url: str) -> None:
-    clock = Clock()
+    clock = ManualClock()
     made: list[AuditLog] = []
     log = redis_rig(fresh_redis_url, "acme", made).make(clock=clock, retention_days=1)
     for i in range(1203):
@@ -561,7 +554,7 @@ def cluster_node() -> Iterator[RedisServer]:
 
 
 async def test_every_script_runs_on_a_cluster(cluster_node: RedisServer) -> None:
-    clock = Clock()
+    clock = ManualClock()
     log = AuditLog(RedisAudit(connect_redis(cluster_node.url, "cluster"), "acme"), tenant="acme", clock=clock)
     await fill(log, 4)
     clock.now += 200 * DAY
@@ -589,7 +582,7 @@ def test_cli_verify_tail_trim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
     monkeypatch.delenv("FRONTDESK_REDIS_URL", raising=False)
     monkeypatch.setenv("FRONTDESK_AUDIT_DIR", str(tmp_path))
     path = tmp_path / "acme.jsonl"
-    clock = Clock()
+    clock = ManualClock()
 
     async def write() -> None:
         log = AuditLog(FileAudit(path), tenant="acme", clock=clock)
@@ -620,7 +613,7 @@ def test_cli_verify_tail_trim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
     assert "record_missing" in capsys.readouterr().out
 
     other = tmp_path / "globex.jsonl"
-    asyncio.run(fill(AuditLog(FileAudit(other), tenant="globex", clock=Clock()), 3))
+    asyncio.run(fill(AuditLog(FileAudit(other), tenant="globex", clock=ManualClock()), 3))
     assert main(["audit", "trim", "--tenant", "globex", "--days", "1"]) == 0  # its records are from 2023
     assert "trimmed 3 record(s)" in capsys.readouterr().out
     assert main(["audit", "verify", "--tenant", "globex"]) == 0

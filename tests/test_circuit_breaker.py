@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+from manual_clock import ManualClock
+
 from frontdesk.circuit_breaker import CircuitBreaker
 from frontdesk.models_config import BreakerConfig
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def breaker(clock: Clock, **kw: float) -> CircuitBreaker:
+def breaker(clock: ManualClock, **kw: float) -> CircuitBreaker:
     base = {
         "window_calls": 10,
         "window_seconds": 60,
@@ -37,7 +31,7 @@ def call(b: CircuitBreaker, *, failed: bool | None = False, duration: float = 0.
 
 
 def test_opens_on_error_rate_once_enough_calls() -> None:
-    b = breaker(Clock())
+    b = breaker(ManualClock(1000.0))
     for _ in range(3):
         assert call(b, failed=True)
     assert b.state == "closed"  # 3 calls < min_calls, however bad
@@ -47,28 +41,28 @@ def test_opens_on_error_rate_once_enough_calls() -> None:
 
 
 def test_stays_closed_below_the_error_rate() -> None:
-    b = breaker(Clock())
+    b = breaker(ManualClock(1000.0))
     for failed in [True, False, False, False, True, False, False, False, False, False]:
         call(b, failed=failed)
     assert b.state == "closed"
 
 
 def test_opens_on_slow_calls_even_when_they_succeed() -> None:
-    b = breaker(Clock())
+    b = breaker(ManualClock(1000.0))
     for duration in [0.1, 1.5, 2.0, 1.0]:  # 1.0 is at the threshold: slow
         call(b, duration=duration)
     assert b.state == "open"
 
 
 def test_outcomes_saying_nothing_are_not_counted() -> None:
-    b = breaker(Clock())
+    b = breaker(ManualClock(1000.0))
     for _ in range(10):
         call(b, failed=None, duration=5.0)
     assert b.state == "closed"
 
 
 def test_old_calls_leave_the_window_by_time() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     b = breaker(clock)
     for _ in range(3):
         call(b, failed=True)
@@ -80,7 +74,7 @@ def test_old_calls_leave_the_window_by_time() -> None:
 
 
 def test_the_window_keeps_only_the_last_calls() -> None:
-    b = breaker(Clock(), window_calls=4)
+    b = breaker(ManualClock(1000.0), window_calls=4)
     for _ in range(10):
         call(b, failed=False)
     call(b, failed=True)
@@ -89,7 +83,7 @@ def test_the_window_keeps_only_the_last_calls() -> None:
     assert b.state == "open"  # 2 failures in the last 4 calls, however many good ones came before
 
 
-def open_breaker(clock: Clock, **kw: float) -> CircuitBreaker:
+def open_breaker(clock: ManualClock, **kw: float) -> CircuitBreaker:
     b = breaker(clock, **kw)
     for _ in range(4):
         call(b, failed=True)
@@ -98,7 +92,7 @@ def open_breaker(clock: Clock, **kw: float) -> CircuitBreaker:
 
 
 def test_half_open_after_the_open_period_then_closes_on_good_probes() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     b = open_breaker(clock)
     clock.now += 29.9
     assert b.state == "open" and b.acquire() is None
@@ -117,7 +111,7 @@ def test_half_open_after_the_open_period_then_closes_on_good_probes() -> None:
 
 
 def test_a_failed_probe_reopens() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     b = open_breaker(clock)
     clock.now += 30
     assert call(b, failed=True)
@@ -127,7 +121,7 @@ def test_a_failed_probe_reopens() -> None:
 
 
 def test_a_slow_probe_reopens() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     b = open_breaker(clock)
     clock.now += 30
     assert call(b, duration=3.0)
@@ -135,7 +129,7 @@ def test_a_slow_probe_reopens() -> None:
 
 
 def test_a_probe_saying_nothing_frees_its_slot() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     b = open_breaker(clock, half_open_probes=1)
     clock.now += 30
     permit = b.acquire()
@@ -147,7 +141,7 @@ def test_a_probe_saying_nothing_frees_its_slot() -> None:
 
 
 def test_a_late_answer_from_before_opening_is_not_a_probe() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     b = breaker(clock, half_open_probes=1)
     slow_permit = b.acquire()
     for _ in range(4):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from manual_clock import ManualClock
 from redis_server import RedisServer
 
 from frontdesk.cost import MemoryCostTracker, RedisCostTracker, Reservation, Totals
@@ -33,14 +34,6 @@ BIG = ModelConfig(
 BUDGETS = BudgetConfig(daily={"acme": Decimal("0.000001")})
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
-
-    def __call__(self) -> float:
-        return self.now
-
-
 Factory = Callable[..., Any]
 
 
@@ -48,11 +41,11 @@ Factory = Callable[..., Any]
 async def make_tracker(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
     client = aioredis.from_url(request.getfixturevalue("fresh_redis_url")) if request.param == "redis" else None
 
-    def make(budgets: BudgetConfig = BUDGETS, clock: Clock | None = None) -> Any:
+    def make(budgets: BudgetConfig = BUDGETS, clock: ManualClock | None = None) -> Any:
         if client is None:
-            return MemoryCostTracker(budgets, clock=clock or Clock())
+            return MemoryCostTracker(budgets, clock=clock or ManualClock())
         # a loaded CI machine must not turn 100 concurrent scripts into `budget_unavailable` (tested on its own)
-        return RedisCostTracker(client, budgets, clock=clock or Clock(), redis_timeout=10.0)
+        return RedisCostTracker(client, budgets, clock=clock or ManualClock(), redis_timeout=10.0)
 
     yield make
     if client is not None:
@@ -129,7 +122,7 @@ async def test_a_failed_call_releases_its_reservation_without_counting(make_trac
 
 
 async def test_budgets_are_per_utc_day_and_per_tenant(make_tracker: Factory) -> None:
-    clock = Clock()
+    clock = ManualClock()
     tracker = make_tracker(BudgetConfig(daily_default=Decimal("0.0000005"), daily={"acme": Decimal("0.000001")}), clock)
     res = await tracker.reserve("acme", 1000)
     await tracker.settle(res, usage=Usage(1, 1), cost=1000, model="mini", conversation_id=None)
@@ -145,7 +138,7 @@ async def test_budgets_are_per_utc_day_and_per_tenant(make_tracker: Factory) -> 
 
 
 async def test_memory_tracker_forgets_days_past_keep_days() -> None:
-    clock = Clock()
+    clock = ManualClock()
     tracker = MemoryCostTracker(BudgetConfig(), keep_days=2, clock=clock)
     res = await tracker.reserve("acme", 10)
     await tracker.settle(res, usage=Usage(1, 1), cost=10, model="mini", conversation_id="c1")
@@ -170,7 +163,7 @@ async def test_redis_workers_share_one_budget(fresh_redis_url: str) -> None:
     """Each worker its own connection pool: the Lua script is the only arbiter."""
     clients = [aioredis.from_url(fresh_redis_url) for _ in range(4)]
     try:
-        workers = [RedisCostTracker(c, BUDGETS, clock=Clock()) for c in clients]
+        workers = [RedisCostTracker(c, BUDGETS, clock=ManualClock()) for c in clients]
         results = await asyncio.gather(
             *(workers[i % 4].reserve("acme", 30) for i in range(100)), return_exceptions=True
         )
@@ -183,7 +176,7 @@ async def test_redis_workers_share_one_budget(fresh_redis_url: str) -> None:
 
 
 async def test_redis_reservation_of_a_crashed_worker_expires(fresh_redis_url: str) -> None:
-    clock = Clock()
+    clock = ManualClock()
     client = aioredis.from_url(fresh_redis_url)
     try:
         tracker = RedisCostTracker(client, BUDGETS, clock=clock, reservation_ttl=600)
@@ -214,7 +207,7 @@ async def test_redis_cluster_keeps_script_keys_on_one_slot() -> None:
     with RedisServer(cluster=True) as server:
         client = aioredis.RedisCluster(host="127.0.0.1", port=server.port)
         try:
-            tracker = RedisCostTracker(client, BUDGETS, clock=Clock())
+            tracker = RedisCostTracker(client, BUDGETS, clock=ManualClock())
             res = await tracker.reserve("acme", 400)
             await tracker.settle(res, usage=Usage(2, 3), cost=300, model="mini", conversation_id="c9")
             assert await tracker.held("acme") == (300, 0)

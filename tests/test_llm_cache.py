@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from manual_clock import ManualClock
 
 from frontdesk.llm_cache import AnswerCache
 from frontdesk.llm_types import ChatRequest, ChatResponse, Usage
@@ -14,14 +15,6 @@ from frontdesk.llm_types import ChatRequest, ChatResponse, Usage
 pytestmark = pytest.mark.anyio
 
 ANSWER = ChatResponse("您好，订单已发货。", Usage(12, 9), "m-1", "stop", "oa")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def key(
@@ -64,7 +57,7 @@ def test_customers_never_share_a_scoped_entry() -> None:
 
 
 async def test_lru_hit_miss_and_ttl() -> None:
-    clock = Clock()
+    clock = ManualClock()
     cache = AnswerCache(ttl=60, clock=clock)
     k = key(cache, ChatRequest.of("hi"))
     assert await cache.get(k) is None
@@ -96,7 +89,7 @@ async def redis_client(fresh_redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def test_redis_shares_answers_between_workers(redis_client: aioredis.Redis) -> None:
-    clock = Clock()
+    clock = ManualClock()
     worker_a = AnswerCache(ttl=60, redis=redis_client, clock=clock)
     worker_b = AnswerCache(ttl=60, redis=redis_client, clock=clock)
     k = key(worker_a, ChatRequest.of("hi"))

@@ -12,6 +12,7 @@ from typing import Any
 
 import pluggy
 import pytest
+from llm_support import Clock
 from mock_vendor import Fault, MockVendor
 
 import frontdesk.adapters.anthropic as anthropic_adapter
@@ -75,21 +76,6 @@ def config(mock: MockVendor, *, timeout: float = 5.0, **routing: Any) -> ModelsC
             "routing": {"retry": retry, **routing},
         }
     )
-
-
-class Clock:
-    """Real monotonic time plus an offset that `sleep` advances instead of waiting."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.offset
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.offset += seconds
 
 
 def factories() -> dict[str, Any]:

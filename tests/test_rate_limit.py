@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+from manual_clock import ManualClock
 from redis_server import RedisServer, free_port
 
 from frontdesk.errors import ConfigError, InputError, RateLimited, ServiceUnavailable
@@ -30,18 +31,10 @@ class Rig:
     elapse: Callable[[float], Awaitable[None]]  # let this many seconds pass for every bucket
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(params=["memory", "redis"])
 async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     if request.param == "memory":
-        clock = Clock()
+        clock = ManualClock(1000.0)
 
         async def advance(seconds: float) -> None:
             clock.now += seconds
@@ -176,7 +169,7 @@ def test_policies_are_validated() -> None:
 
 
 async def test_memory_limiter_forgets_refilled_buckets() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = MemoryRateLimiter(RateLimitPolicy(user=Limit(2, 1.0)), clock=clock)
     for i in range(10_000):
         await limiter.check("acme", user=f"u{i}")

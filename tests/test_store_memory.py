@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from manual_clock import ManualClock
 
 from frontdesk.store import ConversationStore, MemoryStore
 from frontdesk.store_redis import RedisStore
@@ -230,16 +231,8 @@ async def test_ping(store: ConversationStore) -> None:
 # --- MemoryStore only: expiry and copies, on a clock the test moves -------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_memory_store_expires_each_kind_after_its_ttl_from_the_last_write() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = MemoryStore(state_ttl=100, transcript_ttl=50, result_ttl=10, clock=clock)
     async with store.turn("c1", "m1") as held:
         await held.commit(full_state("c1"), {"i": 1}, {"reply": 1})
@@ -258,7 +251,7 @@ async def test_memory_store_expires_each_kind_after_its_ttl_from_the_last_write(
 
 
 async def test_memory_store_drops_what_expired_as_it_writes() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = MemoryStore(state_ttl=60, transcript_ttl=60, result_ttl=60, clock=clock)
     for i in range(1000):  # one new conversation a second: at most a minute of them is kept
         async with store.turn(f"c{i}", "m") as held:
