@@ -47,6 +47,7 @@ DEFAULT_PRECEDENCE: tuple[str, ...] = (
 REDACTED = "***"
 MAX_PASSES = 3  # of masking one text (see Masker.mask)
 _RECENT = 4  # texts whose detections a Masker remembers
+_Edit = tuple[int, int, str, str]  # start, end (in the original text), PII type, replacement
 # Canonical ⟨TYPE_N⟩, plus the <TYPE_N> and spaced variants a model may write back.
 _PLACEHOLDER = re.compile(r"[⟨<] ?([A-Z][A-Z0-9_]{0,40})_([0-9]{1,6}) ?[⟩>]")
 # what masking leaves behind: placeholders, and the stars of "redact" and "keep_last4"
@@ -200,11 +201,10 @@ class Masker:
             return MaskResult(text, vault)
         by_original = {(_tag_of(ph), original): ph for ph, original in vault.items()}
         taken = _taken_numbers(text, vault)
-        # (start, end, type, replacement), start and end in `text`: disjoint and sorted
-        edits: list[tuple[int, int, str, str]] = []
+        edits: list[_Edit] = []  # disjoint and sorted
         current = text
         for _ in range(MAX_PASSES):
-            fresh: list[tuple[int, int, str, str]] = []
+            fresh: list[_Edit] = []
             spans = _source_spans(edits, [(ent.start, ent.end) for ent in found])
             for (start, end), ent in zip(spans, found, strict=True):
                 if fresh and start < fresh[-1][1]:
@@ -244,20 +244,15 @@ class Masker:
             for recognizer in self.recognizers.values()
             for ent in recognizer(original)
         }
-        out: list[str] = []
-        spans: list[MaskedSpan] = []
-        pos = 0
+        edits: list[_Edit] = []
         for ent in found:
             original = text[ent.start : ent.end]
             if original in own_text or ent.value in own_values:
                 continue
             how = self.policy_for(ent.type)
             replacement = _keep_last4(ent.type, original) if how == "keep_last4" else REDACTED
-            out += (text[pos : ent.start], replacement)
-            spans.append(MaskedSpan(ent.type, ent.start, ent.end))
-            pos = ent.end
-        out.append(text[pos:])
-        return MaskResult("".join(out), dict(vault), spans)
+            edits.append((ent.start, ent.end, ent.type, replacement))
+        return MaskResult(_apply(text, edits), dict(vault), [MaskedSpan(t, start, end) for start, end, t, _ in edits])
 
 
 def unmask(text: str, vault: Mapping[str, str], allow_types: Collection[str] | None = None) -> str:
@@ -310,7 +305,7 @@ def _tag_of(placeholder: str) -> str:
     return placeholder[1:].rsplit("_", 1)[0]
 
 
-def _apply(text: str, edits: list[tuple[int, int, str, str]]) -> str:
+def _apply(text: str, edits: list[_Edit]) -> str:
     out: list[str] = []
     pos = 0
     for start, end, _, replacement in edits:
@@ -320,7 +315,7 @@ def _apply(text: str, edits: list[tuple[int, int, str, str]]) -> str:
     return "".join(out)
 
 
-def _source_spans(edits: list[tuple[int, int, str, str]], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _source_spans(edits: list[_Edit], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Where each span (sorted, disjoint) of the text `edits` made lies in the text they were made
     to; a span reaching into an edit covers the edit whole. One walk over both lists."""
     out = []
@@ -340,12 +335,10 @@ def _source_spans(edits: list[tuple[int, int, str, str]], spans: list[tuple[int,
     return out
 
 
-def _merge_edits(
-    edits: list[tuple[int, int, str, str]], fresh: list[tuple[int, int, str, str]]
-) -> list[tuple[int, int, str, str]]:
+def _merge_edits(edits: list[_Edit], fresh: list[_Edit]) -> list[_Edit]:
     """Both lists sorted and disjoint; an earlier edit a fresh one overlaps is dropped (the fresh one
     covers it whole)."""
-    merged: list[tuple[int, int, str, str]] = []
+    merged: list[_Edit] = []
     i = 0
     for edit in fresh:
         while i < len(edits) and edits[i][1] <= edit[0]:

@@ -1,9 +1,9 @@
 """Conversation storage behind one interface: process memory (embedded default) or Redis.
 
 A store keeps, per conversation: the state (slots, rule memory, status), the
-transcript (which is also the history prompts show the model), the idempotency record of each processed message, and
-a lock that serialises turns. Transcripts go through `append_transcript`, the
-one seam where privacy masking applies.
+transcript (also the history prompts show the model), the idempotency record of
+each processed message, and a lock that serialises turns. Transcripts go through
+`append_transcript`, the one seam where privacy masking applies.
 """
 
 from __future__ import annotations
