@@ -21,12 +21,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 from bench_http import BIN, CLIENT_CORE, ROOT, SERVER_CORE, Processes, free_port, wait_http, wrk
 
-# where each part of the source tree sits in the installed package (pyproject.toml's package-dir)
-PACKAGE_DIRS = {"plugins": "plugins", "adapters": "adapters", "rulesets": "rulesets"}
 SERVE = "import sys; from frontdesk.cli import main; sys.exit(main())"
 
 
@@ -36,12 +35,15 @@ def checkout(rev: str, folder: Path) -> dict[str, str]:
     src.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
-    for name, path in PACKAGE_DIRS.items():
-        (src / "engine" / name).symlink_to(src / path)
-    (folder / "site").mkdir()
-    (folder / "site" / "frontdesk").symlink_to(src / "engine")
+    # the revision's own package-dir: "frontdesk" = "engine", "frontdesk.plugins" = "plugins", ...
+    layout = tomllib.loads((src / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    site = folder / "site"
+    site.mkdir()
+    for package, path in sorted(layout.items(), key=lambda item: item[0].count(".")):
+        # a subpackage's link goes inside its parent's (the extracted tree, a scratch copy)
+        site.joinpath(*package.split(".")).symlink_to(src / path)
     # ahead of the editable install of the working tree, which Python consults last
-    return {"PYTHONPATH": str(folder / "site")}
+    return {"PYTHONPATH": str(site)}
 
 
 def main() -> int:
