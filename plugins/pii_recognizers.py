@@ -201,6 +201,14 @@ def _cue_before(cue: re.Pattern[str], folded: str, start: int, window: int) -> b
     return cue.search(folded, max(0, start - window), start) is not None
 
 
+def _last_end(cue: re.Pattern[str], folded: str, start: int, end: int) -> int:
+    """Where the last match of `cue` in folded[start:end] ends; -1 for none."""
+    last = -1
+    for m in cue.finditer(folded, start, end):
+        last = m.end()
+    return last
+
+
 def _entity(pii_type: str, value: str, text: str, start: int, end: int) -> Entity:
     return Entity(pii_type, value, text[start:end], start, end, "pii")
 
@@ -276,6 +284,12 @@ _GROUP_SEP = re.compile(r"[ .-]")
 _PHONE_CUE = re.compile(
     r"(?i:phone|tel|call|cell|mobile|fax|contact|whatsapp|sms|text me|reach|dial)|电话|手机|致电|联系|拨打"
 )
+# what else a bare run of digits is said to be: when one of these is nearer than a phone cue, the
+# number is that ("my phone is 138..., order 202401010001")
+_OTHER_NUMBER_CUE = re.compile(
+    r"(?i:\b(?:order|tracking|invoice|ticket|account|acct|ref|reference|case|booking|policy)s?\b)"
+    r"|订单|单号|运单|快递|发票|工单|账号|账户|卡号|编号|保单"
+)
 _PHONE_CUE_AFTER = re.compile(r"(?i) ?-? ?\(?(?:office|fax|home|work|mobile|cell)\b")
 # dates (2024-03-15, 15.03.2024, with or without a time after) and year ranges (2020-2024)
 _NOT_PHONE = re.compile(
@@ -283,6 +297,13 @@ _NOT_PHONE = re.compile(
     r"|(?:0?[1-9]|[12][0-9]|3[01])([./ -])(?:0?[1-9]|1[0-2])\2(?:19|20)[0-9]{2}(?![0-9])"
     r"|(?:19|20)[0-9]{2} ?- ?(?:19|20)[0-9]{2}$"
 )
+
+
+def _phone_cue_nearest(folded: str, start: int, window: int) -> bool:
+    """A phone cue within `window` characters before `start`, and no other kind of number named after it."""
+    since = max(0, start - window)
+    phone = _last_end(_PHONE_CUE, folded, since, start)
+    return phone >= 0 and phone > _last_end(_OTHER_NUMBER_CUE, folded, since, start)
 
 
 @_recognizer
@@ -298,7 +319,7 @@ def _phone_intl(text: str, view: _View) -> list[Entity]:
         if not 8 <= len(digits) <= 15 or _NOT_PHONE.match(written):
             continue
         if written.isdigit():
-            if not (_cue_before(_PHONE_CUE, folded, m.start(), 24) or _PHONE_CUE_AFTER.match(folded, m.end())):
+            if not (_phone_cue_nearest(folded, m.start(), 24) or _PHONE_CUE_AFTER.match(folded, m.end())):
                 continue  # a bare run of digits is an order number until a cue says "phone"
         elif min(map(len, _GROUP_SEP.split(_PHONE_PREFIX.sub("", written)))) < 2:
             continue  # "1 2 3 4 5 6 7 8" and "3 10 12 14 16" are lists, not numbers

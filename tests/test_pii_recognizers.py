@@ -42,6 +42,11 @@ def found(pii_type: str, text: str) -> list[str]:
         ("phone_intl", "+41 (0)69 979 80 58-Fax", ["+41 (0)69 979 80 58"]),
         ("phone_intl", "fax 3660170548", ["3660170548"]),
         ("phone_intl", "order 3660170548", []),  # bare digits need a cue
+        # the nearest cue names the number: a phone cue further back does not make an order a phone
+        ("phone_intl", "我的手机号是13812345678，订单202401010001", ["13812345678"]),
+        ("phone_intl", "call me on 4155550198, order no 202401010001", ["4155550198"]),
+        ("phone_intl", "my order 202401010001, call 4155550198", ["4155550198"]),
+        ("phone_intl", "call about the refund 4155550198", ["4155550198"]),  # "refund" is not "ref"
         ("phone_intl", "on 2024-03-15 10:30", []),
         ("phone_intl", "from 2020-2024", []),
         ("id_number", "身份证号110101199003074610，请核实", ["110101199003074610"]),
